@@ -1,0 +1,1 @@
+"""attack (see DESIGN.md section 2)."""

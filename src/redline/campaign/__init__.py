@@ -1,0 +1,1 @@
+"""campaign (see DESIGN.md section 2)."""

@@ -1,0 +1,325 @@
+"""Reading and validating hh-rlhf files (DESIGN.md section 4).
+
+Two kinds of file share this reader: red-team attempts (``transcript``, ``rating``, ...)
+and comparison pairs (``chosen``/``rejected``). Either may be one JSON array or JSON
+lines, gzipped or not; the kind and layout are detected from the content, not the name.
+Every problem is a :class:`DataFormatError` naming the file, the record and the field,
+raised before anything is written.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from redline.datasets.transcripts import ParsedTurn, parse_transcript
+from redline.errors import DataFormatError
+
+MODEL_TYPES = ("plain lm", "context distillation", "rejection sampling", "rlhf")
+TD_SCORE_KEY = "task_descripton_harmlessness_score"  # the published (misspelled) key
+TD_SCORE_KEY_FIXED = "task_description_harmlessness_score"
+RED_TEAM_KEYS = (
+    "transcript",
+    "min_harmlessness_score_transcript",
+    "num_params",
+    "model_type",
+    "rating",
+    "task_description",
+    TD_SCORE_KEY,
+    "red_team_member_id",
+    "is_upworker",
+    "tags",
+)
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)([KMBT])$")
+_SCALE = {"K": 10**3, "M": 10**6, "B": 10**9, "T": 10**12}
+
+
+class FileKind(StrEnum):
+    RED_TEAM = "red-team-attempts"
+    COMPARISONS = "comparisons"
+
+
+def parse_size(label: str) -> int:
+    """``"2.7B"`` -> 2_700_000_000. Raises ValueError for anything else."""
+    match = _SIZE.match(label)
+    if not match:
+        raise ValueError(label)
+    number, unit = match.groups()
+    whole, _, frac = number.partition(".")
+    scale = _SCALE[unit]
+    return int(whole) * scale + (int(frac) * scale // 10 ** len(frac) if frac else 0)
+
+
+@dataclass(frozen=True)
+class RedTeamRecord:
+    """One red-team attempt as published; ``where`` locates it in its file for errors."""
+
+    transcript: str
+    turns: list[ParsedTurn]
+    min_harmlessness: float | None
+    num_params: str
+    model_type: str
+    rating: float
+    task_description: str
+    task_description_harmlessness: float | None
+    red_team_member_id: int
+    is_upworker: bool
+    tags: list[str] | None
+    where: str
+
+    def content_hash(self) -> str:
+        payload = {
+            "transcript": self.transcript,
+            "min": self.min_harmlessness,
+            "num_params": self.num_params,
+            "model_type": self.model_type,
+            "rating": self.rating,
+            "task_description": self.task_description,
+            "td_score": self.task_description_harmlessness,
+            "member": self.red_team_member_id,
+            "upworker": self.is_upworker,
+            "tags": self.tags,
+        }
+        return _sha256("red-team", json.dumps(payload, sort_keys=True, ensure_ascii=False))
+
+
+@dataclass(frozen=True)
+class ComparisonRecord:
+    """A preference pair: ``chosen`` is the less harmful transcript."""
+
+    chosen: str
+    rejected: str
+    chosen_turns: list[ParsedTurn]
+    rejected_turns: list[ParsedTurn]
+    where: str
+
+    def content_hash(self) -> str:
+        return _sha256("comparison", self.chosen, self.rejected)
+
+
+def _sha256(*parts: str) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _read_text(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataFormatError(f"cannot read the file ({exc.strerror})", path=str(path)) from exc
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise DataFormatError(
+                f"the gzip data is damaged ({exc}); download the file again", path=str(path)
+            ) from exc
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(
+            f"not UTF-8 text (byte {exc.start}); hh-rlhf files are UTF-8 JSON", path=str(path)
+        ) from exc
+
+
+def iter_raw_records(path: Path) -> Iterator[tuple[str, Any]]:
+    """Yield (location, decoded JSON value) for each record, whatever the layout."""
+    text = _read_text(path)
+    stripped = text.lstrip()
+    if not stripped:
+        raise DataFormatError("the file is empty", path=str(path))
+    if stripped.startswith("["):
+        try:
+            array = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DataFormatError(
+                f"broken JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
+                path=str(path),
+            ) from exc
+        for index, value in enumerate(array):
+            yield f"record [{index}]", value
+        return
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataFormatError(
+                f"broken JSON at column {exc.colno}: {exc.msg}",
+                path=str(path),
+                record=f"line {number}",
+            ) from exc
+        yield f"line {number}", value
+
+
+def detect_kind(value: Any, path: Path, where: str) -> FileKind:
+    if isinstance(value, dict):
+        if "chosen" in value and "rejected" in value:
+            return FileKind.COMPARISONS
+        if "transcript" in value:
+            return FileKind.RED_TEAM
+    raise DataFormatError(
+        "not an hh-rlhf record: expected an object with 'transcript' (red-team attempts) "
+        "or 'chosen' and 'rejected' (comparisons)",
+        path=str(path),
+        record=where,
+    )
+
+
+class _Fields:
+    """Typed access to one record's fields, with errors that say where."""
+
+    def __init__(self, value: Any, path: Path, where: str) -> None:
+        if not isinstance(value, dict):
+            raise DataFormatError(
+                f"expected a JSON object, got {type(value).__name__}", path=str(path), record=where
+            )
+        self.value, self.path, self.where = value, path, where
+
+    def error(self, field: str, message: str) -> DataFormatError:
+        return DataFormatError(message, path=str(self.path), record=self.where, field=field)
+
+    def get(self, field: str, *, required: bool = True) -> Any:
+        if field not in self.value:
+            if required:
+                raise self.error(field, "missing field")
+            return None
+        return self.value[field]
+
+    def string(self, field: str) -> str:
+        value = self.get(field)
+        if not isinstance(value, str):
+            raise self.error(field, f"expected a string, got {_describe(value)}")
+        return value
+
+    def number(self, field: str, *, nullable: bool, value: Any = None) -> float | None:
+        value = self.get(field, required=not nullable) if value is None else value
+        if value is None and nullable:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(field, f"expected a number, got {_describe(value)}")
+        if not math.isfinite(value):
+            raise self.error(field, f"expected a finite number, got {value}")
+        return float(value)
+
+    def transcript(self, field: str) -> tuple[str, list[ParsedTurn]]:
+        text = self.string(field)
+        turns = parse_transcript(text)
+        has_human = any(t.human is not None for t in turns)
+        has_reply = any(t.assistant is not None for t in turns)
+        if not (has_human and has_reply):
+            raise self.error(
+                field,
+                "no Human/Assistant turns: the text must contain '\\n\\nHuman: ...' and "
+                "'\\n\\nAssistant: ...' messages",
+            )
+        return text, turns
+
+
+def _describe(value: Any) -> str:
+    return "null" if value is None else f"{type(value).__name__} {json.dumps(value)[:40]}"
+
+
+def parse_red_team(value: Any, path: Path, where: str) -> RedTeamRecord:
+    f = _Fields(value, path, where)
+    transcript, turns = f.transcript("transcript")
+    num_params = f.string("num_params")
+    try:
+        parse_size(num_params)
+    except ValueError:
+        raise f.error(
+            "num_params", f"expected a size such as '2.7B' or '135M', got {num_params!r}"
+        ) from None
+    model_type = f.string("model_type")
+    if model_type not in MODEL_TYPES:
+        raise f.error(
+            "model_type", f"unknown model type {model_type!r}; expected one of {list(MODEL_TYPES)}"
+        )
+    rating = f.number("rating", nullable=False)
+    assert rating is not None
+    if not 0 <= rating <= 4:
+        raise f.error("rating", f"rating {rating:g} is outside 0-4")
+    td_key = TD_SCORE_KEY if TD_SCORE_KEY in value else TD_SCORE_KEY_FIXED
+    member = f.get("red_team_member_id")
+    if isinstance(member, bool) or not isinstance(member, int) or member < 0:
+        raise f.error(
+            "red_team_member_id", f"expected a non-negative integer, got {_describe(member)}"
+        )
+    upworker = f.get("is_upworker")
+    if not isinstance(upworker, bool):
+        raise f.error("is_upworker", f"expected true or false, got {_describe(upworker)}")
+    tags = f.get("tags", required=False)
+    if tags is not None and not (
+        isinstance(tags, list) and all(isinstance(tag, str) for tag in tags)
+    ):
+        raise f.error("tags", f"expected null or a list of strings, got {_describe(tags)}")
+    return RedTeamRecord(
+        transcript=transcript,
+        turns=turns,
+        min_harmlessness=f.number("min_harmlessness_score_transcript", nullable=True),
+        num_params=num_params,
+        model_type=model_type,
+        rating=rating,
+        task_description=f.string("task_description"),
+        task_description_harmlessness=f.number(td_key, nullable=True),
+        red_team_member_id=member,
+        is_upworker=upworker,
+        tags=tags,
+        where=where,
+    )
+
+
+def parse_comparison(value: Any, path: Path, where: str) -> ComparisonRecord:
+    f = _Fields(value, path, where)
+    chosen, chosen_turns = f.transcript("chosen")
+    rejected, rejected_turns = f.transcript("rejected")
+    if chosen == rejected:
+        raise f.error("rejected", "chosen and rejected are identical: the pair says nothing")
+    for field, turns in (("chosen", chosen_turns), ("rejected", rejected_turns)):
+        if turns[-1].assistant is None:
+            raise f.error(field, "the transcript must end with an Assistant reply")
+    return ComparisonRecord(chosen, rejected, chosen_turns, rejected_turns, where)
+
+
+@dataclass
+class ReadResult:
+    kind: FileKind
+    records: list[RedTeamRecord] | list[ComparisonRecord]
+    invalid: list[DataFormatError]
+
+
+def read_file(path: str | Path, *, skip_invalid: bool = False) -> ReadResult:
+    """Read and validate a whole hh-rlhf file.
+
+    Strict by default: the first bad record raises. With ``skip_invalid`` bad records are
+    collected in ``invalid`` instead, so one odd record in 39k need not block an import.
+    """
+    path = Path(path)
+    kind: FileKind | None = None
+    records: list[Any] = []
+    invalid: list[DataFormatError] = []
+    for where, value in iter_raw_records(path):
+        if kind is None:
+            kind = detect_kind(value, path, where)
+        try:
+            parse = parse_red_team if kind is FileKind.RED_TEAM else parse_comparison
+            records.append(parse(value, path, where))
+        except DataFormatError as exc:
+            if not skip_invalid:
+                raise
+            invalid.append(exc)
+    if kind is None:
+        raise DataFormatError("the file holds no records", path=str(path))
+    return ReadResult(kind, records, invalid)

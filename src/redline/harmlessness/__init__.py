@@ -1,0 +1,1 @@
+"""harmlessness (see DESIGN.md section 2)."""

@@ -1,0 +1,1 @@
+"""platform (see DESIGN.md section 2)."""

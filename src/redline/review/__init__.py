@@ -1,0 +1,1 @@
+"""review (see DESIGN.md section 2)."""

@@ -1,0 +1,1 @@
+"""targets (see DESIGN.md section 2)."""
