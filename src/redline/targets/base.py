@@ -19,8 +19,12 @@ Role = Literal["system", "human", "assistant"]
 
 @dataclass(frozen=True)
 class Message:
+    """One message. ``pinned`` marks the system prompt and few-shot examples: when a
+    conversation overflows the context, backends drop the oldest *unpinned* turns first."""
+
     role: Role
     text: str
+    pinned: bool = False
 
 
 Conversation = Sequence[Message]
