@@ -44,7 +44,7 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON, int: Integer}
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON, int: Integer}  # noqa: RUF012
 
 
 class Role(enum.StrEnum):
@@ -95,6 +95,8 @@ class Person(Base):
     token_hash: Mapped[str | None] = mapped_column(String(128), unique=True)
     survey: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    # When the person agreed to the red-team instructions (warning, risk tolerance).
+    consented_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
     attempts: Mapped[list[Attempt]] = relationship(back_populates="person")
 
@@ -126,6 +128,8 @@ class Task(Base):
     started_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
     active_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    # Last interaction: gaps up to a cap between interactions count as active time.
+    last_active_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
     attempts: Mapped[list[Attempt]] = relationship(back_populates="task")
 
@@ -134,6 +138,10 @@ class Attempt(Base):
     """One conversation. Person and target are unknown for some imports (comparison pairs)."""
 
     __tablename__ = "attempt"
+    # A re-submitted "start attempt" form (double click, retry) finds the first row.
+    __table_args__ = (
+        UniqueConstraint("task_id", "idempotency_key", name="uq_attempt_idempotency_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int | None] = mapped_column(ForeignKey("task.id"), index=True)
@@ -158,6 +166,7 @@ class Attempt(Base):
     # Kept only when the turns cannot rebuild the imported transcript byte for byte.
     raw_transcript: Mapped[str | None] = mapped_column(Text)
     content_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
 
     task: Mapped[Task | None] = relationship(back_populates="attempts")
     person: Mapped[Person | None] = relationship(back_populates="attempts")
@@ -172,13 +181,18 @@ class Turn(Base):
     imported transcripts where two assistant messages follow each other."""
 
     __tablename__ = "turn"
-    __table_args__ = (UniqueConstraint("attempt_id", "index"),)
+    __table_args__ = (
+        UniqueConstraint("attempt_id", "index"),
+        # A re-submitted message (double click, retry) finds the first turn, never a twin.
+        UniqueConstraint("attempt_id", "idempotency_key", name="uq_turn_idempotency_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     attempt_id: Mapped[int] = mapped_column(ForeignKey("attempt.id", ondelete="CASCADE"))
     index: Mapped[int] = mapped_column()
     human: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
 
     attempt: Mapped[Attempt] = relationship(back_populates="turns")
     candidates: Mapped[list[Candidate]] = relationship(
@@ -245,3 +259,39 @@ class PreferenceModel(Base):
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     path: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class Invite(Base):
+    """A link that lets people in: per role and pool, or (``person_id`` set) a one-time
+    login link for an existing person, such as the first admin. Only the hash of the
+    token is stored, so a database leak does not leak working links."""
+
+    __tablename__ = "invite"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    pool: Mapped[str] = mapped_column(String(50), default="staff")
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    note: Mapped[str | None] = mapped_column(String(200))
+    max_uses: Mapped[int] = mapped_column(default=1)
+    uses: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    revoked_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class WebSession(Base):
+    """A signed-in browser. The cookie holds the token; the store holds its hash."""
+
+    __tablename__ = "web_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    person: Mapped[Person] = relationship()
