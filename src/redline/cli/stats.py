@@ -40,8 +40,9 @@ def stats(
         )
         return
     out = Table(title="Attempts by model type and size")
-    for name in ("model type", "size", "n", "mean rating", "mean min-harmlessness", "scored"):
-        out.add_column(name, justify="left" if name == "model type" else "right")
+    out.add_column("model type", no_wrap=True)
+    for name in ("size", "n", "mean rating", "mean min harmlessness", "scored"):
+        out.add_column(name, justify="right")
     for row in table.itertuples():
         out.add_row(
             str(row.model_type),

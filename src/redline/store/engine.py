@@ -18,7 +18,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from redline.errors import StoreError
@@ -39,18 +39,26 @@ def make_engine(url: str) -> Engine:
     """Create an engine; creates the SQLite file's folder if needed."""
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
+        if parsed.get_backend_name() == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(url, connect_args={"timeout": 30})
+            event.listen(engine, "connect", _sqlite_pragmas)
+            return engine
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    except (ArgumentError, NoSuchModuleError) as exc:
         raise StoreError(
-            f"database URL {url!r} is not valid; use sqlite:///path.db or "
-            "postgresql+psycopg://user:pass@host:port/db"
+            f"database URL {make_url_safe(url)!r} is not valid; use sqlite:///path.db "
+            "or postgresql+psycopg://user:pass@host:port/db"
         ) from exc
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+
+
+def make_url_safe(url: str) -> str:
+    """The URL with any password masked, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"
 
 
 def _alembic_config(engine: Engine) -> Config:
@@ -80,8 +88,8 @@ def upgrade(engine: Engine) -> None:
         command.upgrade(_alembic_config(engine), "head")
     except OperationalError as exc:
         raise StoreError(
-            f"cannot open or migrate the database at {engine.url.render_as_string()}: "
-            f"{exc.orig}; check REDLINE_DB_URL and that the server is running"
+            f"cannot open or migrate the database at {make_url_safe(str(engine.url))}: {exc.orig}"
+            f"; check REDLINE_DB_URL and that the server is running"
         ) from exc
 
 
