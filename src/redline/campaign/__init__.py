@@ -1,1 +1,27 @@
-"""campaign (see DESIGN.md section 2)."""
+"""The red-team task (DESIGN.md section 5): tasks, attempts, turns, picks, target assignment.
+
+One implementation, used by the web platform and ``redline chat``.
+"""
+
+from redline.campaign.assignment import choose_target
+from redline.campaign.config import CampaignConfig, campaign_config
+from redline.campaign.errors import ConflictError
+from redline.campaign.people import create_person, get_or_create_person
+from redline.campaign.service import CampaignService, ResolveTarget, ensure_target
+from redline.campaign.views import AttemptView, CandidateView, TaskView, TurnView
+
+__all__ = [
+    "AttemptView",
+    "CampaignConfig",
+    "CampaignService",
+    "CandidateView",
+    "ConflictError",
+    "ResolveTarget",
+    "TaskView",
+    "TurnView",
+    "campaign_config",
+    "choose_target",
+    "create_person",
+    "ensure_target",
+    "get_or_create_person",
+]

@@ -1,0 +1,445 @@
+"""The red-team task, once, for the web platform and ``redline chat`` (DESIGN.md section 5).
+
+A person works through a task of attempts; each attempt is a conversation with a target
+assigned at random (hidden from them). Every human message gets two candidate replies
+from one ``reply(conversation, n=2)`` call; the person picks the more harmful one, which
+continues the chat; finishing asks for the 0-4 success rating.
+
+Reliability rules, because people wait on these writes and double-click:
+- each write is one transaction committed before the method returns;
+- the model is called *outside* any transaction (no lock held while a model thinks), and
+  its result is written with the turn in one transaction: a model error writes nothing;
+- forms carry idempotency keys backed by unique constraints, so a re-submitted form
+  returns the first result instead of creating a twin.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from redline.campaign.assignment import choose_target, human_attempt_counts
+from redline.campaign.config import CampaignConfig
+from redline.campaign.errors import ConflictError
+from redline.campaign.timing import record_model_time
+from redline.campaign.views import AttemptView, TaskView, TurnView
+from redline.errors import BackendError, NotFoundError, PermissionDenied, RedlineError
+from redline.store import Store
+from redline.store.models import (
+    Attempt,
+    AttemptStatus,
+    Candidate,
+    Origin,
+    Target,
+    Task,
+    Turn,
+)
+from redline.targets.base import Message, Sample, TargetInfo, TargetModel
+
+log = logging.getLogger(__name__)
+
+ResolveTarget = Callable[[str], TargetModel]
+
+CANDIDATES_PER_TURN = 2
+MAX_DESCRIPTION_CHARS = 2000
+MAX_MESSAGE_CHARS = 4000
+_LOCK_STRIPES = 64
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands timestamps back naive; they were written in UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def ensure_target(session: Session, info: TargetInfo) -> Target:
+    """The Target row for ``info``, created on first use (safe against a concurrent twin)."""
+    row = session.scalar(select(Target).where(Target.name == info.name))
+    if row is not None:
+        return row
+    row = Target(
+        name=info.name,
+        family=info.family,
+        num_params=info.num_params,
+        size_label=info.size_label,
+        model_type=info.model_type,
+        config={"defence": info.defence, **info.config},
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        row = session.scalars(select(Target).where(Target.name == info.name)).one()
+    return row
+
+
+def _check_text(text: str, what: str, limit: int) -> str:
+    text = text.strip()
+    if not text:
+        raise RedlineError(f"the {what} is empty; write something first")
+    if len(text) > limit:
+        raise RedlineError(f"the {what} is {len(text)} characters; keep it under {limit}")
+    return text
+
+
+def _check_score(value: int | float | None, what: str, *, required: bool) -> int | None:
+    if value is None:
+        if required:
+            raise RedlineError(f"choose a {what} from 0 to 4")
+        return None
+    if int(value) != value or not 0 <= value <= 4:
+        raise RedlineError(f"the {what} must be a whole number from 0 to 4, not {value!r}")
+    return int(value)
+
+
+class CampaignService:
+    """Tasks, attempts, turns and picks over one store and one pool of targets."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: CampaignConfig,
+        resolve_target: ResolveTarget,
+        *,
+        rng: random.Random | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.resolve_target = resolve_target
+        self._rng = rng or random.Random()
+        self._clock = clock or (lambda: datetime.now(UTC))
+        # Serialises work on one attempt inside this process, so a double submit waits
+        # for the first and then finds its turn instead of calling the model twice.
+        self._locks = [threading.Lock() for _ in range(_LOCK_STRIPES)]
+
+    # -- reading -------------------------------------------------------------------------
+
+    def _own_attempt(self, session: Session, attempt_id: int, person_id: int) -> Attempt:
+        attempt = session.scalar(
+            select(Attempt)
+            .where(Attempt.id == attempt_id)
+            .options(selectinload(Attempt.turns).selectinload(Turn.candidates))
+        )
+        if attempt is None:
+            raise NotFoundError(f"attempt {attempt_id} does not exist")
+        if attempt.person_id != person_id:
+            raise PermissionDenied("this attempt belongs to someone else")
+        return attempt
+
+    def _own_task(self, session: Session, task_id: int, person_id: int) -> Task:
+        task = session.scalar(
+            select(Task).where(Task.id == task_id).options(selectinload(Task.attempts))
+        )
+        if task is None:
+            raise NotFoundError(f"task {task_id} does not exist")
+        if task.person_id != person_id:
+            raise PermissionDenied("this task belongs to someone else")
+        return task
+
+    def attempt(self, attempt_id: int, person_id: int) -> AttemptView:
+        """One of the person's attempts (someone else's raises PermissionDenied)."""
+        with self.store.session() as session:
+            return AttemptView.of(self._own_attempt(session, attempt_id, person_id))
+
+    def open_task(self, person_id: int) -> TaskView | None:
+        """The person's unfinished task, if any."""
+        with self.store.session() as session:
+            task = self._open_task(session, person_id)
+            return TaskView.of(task) if task else None
+
+    def task(self, task_id: int, person_id: int) -> TaskView:
+        with self.store.session() as session:
+            return TaskView.of(self._own_task(session, task_id, person_id))
+
+    def _open_task(self, session: Session, person_id: int) -> Task | None:
+        return session.scalar(
+            select(Task)
+            .where(Task.person_id == person_id, Task.finished_at.is_(None))
+            .options(selectinload(Task.attempts))
+            .order_by(Task.id.desc())
+            .limit(1)
+        )
+
+    @staticmethod
+    def conversation(attempt: AttemptView, human_text: str | None = None) -> list[Message]:
+        """What the target sees: the human messages and the picked replies, in order."""
+        messages: list[Message] = []
+        for turn in attempt.turns:
+            if turn.human is not None:
+                messages.append(Message("human", turn.human))
+            picked = turn.picked
+            if picked is not None:
+                messages.append(Message("assistant", picked.text))
+        if human_text is not None:
+            messages.append(Message("human", human_text))
+        return messages
+
+    # -- active time ----------------------------------------------------------------------
+
+    def _touch(self, task: Task, now: datetime) -> None:
+        if task.last_active_at is not None:
+            gap = (now - _aware(task.last_active_at)).total_seconds()
+            if 0 < gap <= self.config.idle_cap_seconds:
+                task.active_seconds = (task.active_seconds or 0.0) + gap
+        task.last_active_at = now
+
+    def heartbeat(self, person_id: int) -> TaskView | None:
+        """The person is still working (the page is open and visible): count the time."""
+        with self.store.transaction() as session:
+            task = self._open_task(session, person_id)
+            if task is None:
+                return None
+            self._touch(task, self._clock())
+            return TaskView.of(task)
+
+    # -- writing --------------------------------------------------------------------------
+
+    def start_task(self, person_id: int, size: int | None = None) -> TaskView:
+        """The person's open task, or a new one of ``size`` attempts (default 5)."""
+        with self._locks[person_id % _LOCK_STRIPES], self.store.transaction() as session:
+            task = self._open_task(session, person_id)
+            if task is None:
+                task = Task(
+                    person_id=person_id,
+                    size=size or self.config.task_size,
+                    started_at=self._clock(),
+                    active_seconds=0.0,
+                    last_active_at=self._clock(),
+                )
+                session.add(task)
+                session.flush()
+                session.refresh(task, ["attempts"])
+            return TaskView.of(task)
+
+    def start_attempt(
+        self, task_id: int, person_id: int, task_description: str, key: str
+    ) -> AttemptView:
+        """Begin the next attempt of a task with a target drawn for it.
+
+        The same ``key`` again returns the first attempt; an attempt already in progress
+        in this task is returned too (one conversation at a time per task).
+        """
+        description = _check_text(task_description, "task description", MAX_DESCRIPTION_CHARS)
+        key = _check_key(key)
+        with self._locks[person_id % _LOCK_STRIPES]:
+            try:
+                with self.store.transaction() as session:
+                    task = self._own_task(session, task_id, person_id)
+                    existing = next(
+                        (
+                            a
+                            for a in task.attempts
+                            if a.idempotency_key == key or a.status is AttemptStatus.IN_PROGRESS
+                        ),
+                        None,
+                    )
+                    if existing is not None:
+                        attempt_id = existing.id
+                    else:
+                        attempt_id = self._new_attempt(session, task, description, key)
+            except IntegrityError:
+                attempt_id = self._attempt_by_key(task_id, key)
+            return self.attempt(attempt_id, person_id)
+
+    def _new_attempt(self, session: Session, task: Task, description: str, key: str) -> int:
+        if task.finished_at is not None:
+            raise ConflictError("this task is finished; start a new one")
+        name = choose_target(human_attempt_counts(session), self.config.weight_map(), self._rng)
+        target = ensure_target(session, self.config.info(name))
+        now = self._clock()
+        attempt = Attempt(
+            task_id=task.id,
+            person_id=task.person_id,
+            target_id=target.id,
+            origin=Origin.HUMAN,
+            task_description=description,
+            status=AttemptStatus.IN_PROGRESS,
+            created_at=now,
+            idempotency_key=key,
+        )
+        session.add(attempt)
+        self._touch(task, now)
+        session.flush()
+        return attempt.id
+
+    def _attempt_by_key(self, task_id: int, key: str) -> int:
+        with self.store.session() as session:
+            found = session.scalar(
+                select(Attempt.id).where(Attempt.task_id == task_id, Attempt.idempotency_key == key)
+            )
+        if found is None:
+            raise ConflictError("the task changed while this form was sent; reload the page")
+        return found
+
+    def add_turn(self, attempt_id: int, person_id: int, human_text: str, key: str) -> TurnView:
+        """Send a human message and store the two candidate replies with it.
+
+        Returns the committed turn. The same ``key`` again returns that turn without
+        calling the model. A model failure raises :class:`BackendError` and writes nothing,
+        so the same form can simply be sent again.
+        """
+        text = _check_text(human_text, "message", MAX_MESSAGE_CHARS)
+        key = _check_key(key)
+        with self._locks[attempt_id % _LOCK_STRIPES]:
+            with self.store.session() as session:
+                attempt = self._own_attempt(session, attempt_id, person_id)
+                done = _turn_by_key(attempt, key)
+                if done is not None:
+                    return done
+                if attempt.status is not AttemptStatus.IN_PROGRESS:
+                    raise ConflictError("this attempt is finished; it takes no more messages")
+                view = AttemptView.of(attempt)
+                if view.awaiting_pick:
+                    raise ConflictError("pick the more harmful reply before writing again")
+                target_name = session.scalars(
+                    select(Target.name).where(Target.id == attempt.target_id)
+                ).one()
+            samples = self._generate(target_name, self.conversation(view, text))
+            try:
+                with self.store.transaction() as session:
+                    turn = Turn(
+                        attempt_id=attempt_id,
+                        index=len(view.turns),
+                        human=text,
+                        idempotency_key=key,
+                        created_at=self._clock(),
+                    )
+                    turn.candidates = [
+                        Candidate(
+                            index=i,
+                            text=sample.text,
+                            picked=False,
+                            latency_s=sample.latency_s,
+                            meta={
+                                **sample.meta,
+                                "prompt_tokens": sample.prompt_tokens,
+                                "completion_tokens": sample.completion_tokens,
+                                "batch": len(samples),
+                            },
+                        )
+                        for i, sample in enumerate(samples)
+                    ]
+                    session.add(turn)
+                    task = session.get(Task, view.task_id) if view.task_id else None
+                    if task is not None:
+                        self._touch(task, self._clock())
+                    session.flush()
+                    return TurnView.of(turn)
+            except IntegrityError:
+                # Another process wrote this turn (same key) or moved the chat on.
+                with self.store.session() as session:
+                    done = _turn_by_key(self._own_attempt(session, attempt_id, person_id), key)
+                if done is None:
+                    raise ConflictError(
+                        "the conversation moved on in another window; reload the page"
+                    ) from None
+                return done
+
+    def _generate(self, target_name: str, conversation: list[Message]) -> list[Sample]:
+        started = time.perf_counter()
+        try:
+            model = self.resolve_target(target_name)
+            samples = model.reply(conversation, n=CANDIDATES_PER_TURN)
+        except BackendError:
+            raise
+        except Exception as exc:  # a crash inside model code must still offer a retry
+            log.exception("target %s failed", target_name)
+            raise BackendError(f"the assistant failed to answer ({type(exc).__name__})") from exc
+        finally:
+            record_model_time(time.perf_counter() - started)
+        if len(samples) < CANDIDATES_PER_TURN:
+            raise BackendError(
+                f"the assistant gave {len(samples)} replies instead of {CANDIDATES_PER_TURN}"
+            )
+        elapsed = time.perf_counter() - started
+        for sample in samples:
+            if not sample.latency_s:
+                sample.latency_s = elapsed
+        return samples[:CANDIDATES_PER_TURN]
+
+    def pick(
+        self, attempt_id: int, person_id: int, turn_index: int, candidate_index: int
+    ) -> TurnView:
+        """Mark the more harmful candidate of a turn; it continues the conversation.
+
+        Picking the same candidate again is a no-op. A pick is final: a different pick
+        for a turn that already has one raises :class:`ConflictError`.
+        """
+        with self._locks[attempt_id % _LOCK_STRIPES], self.store.transaction() as session:
+            attempt = self._own_attempt(session, attempt_id, person_id)
+            turn = next((t for t in attempt.turns if t.index == turn_index), None)
+            if turn is None:
+                raise NotFoundError(f"turn {turn_index} of attempt {attempt_id} does not exist")
+            chosen = next((c for c in turn.candidates if c.index == candidate_index), None)
+            if chosen is None:
+                raise RedlineError(f"there is no reply number {candidate_index + 1} to pick")
+            already = next((c for c in turn.candidates if c.picked), None)
+            if already is not None:
+                if already.index != candidate_index:
+                    raise ConflictError("this turn already has a pick; picks are final")
+                return TurnView.of(turn)
+            if attempt.status is not AttemptStatus.IN_PROGRESS:
+                raise ConflictError("this attempt is finished")
+            chosen.picked = True
+            if attempt.task is not None:
+                self._touch(attempt.task, self._clock())
+            session.flush()
+            return TurnView.of(turn)
+
+    def finish(
+        self,
+        attempt_id: int,
+        person_id: int,
+        rating: int | None,
+        harmfulness: int | None = None,
+        actionability: int | None = None,
+    ) -> TaskView | None:
+        """End an attempt with the 0-4 success rating; finishes the task after the last.
+
+        Finishing twice returns the task as it is (the first rating stands).
+        """
+        score = _check_score(rating, "rating", required=True)
+        harm = _check_score(harmfulness, "harmfulness", required=False)
+        action = _check_score(actionability, "actionability", required=False)
+        with self._locks[attempt_id % _LOCK_STRIPES], self.store.transaction() as session:
+            attempt = self._own_attempt(session, attempt_id, person_id)
+            task = self._own_task(session, attempt.task_id, person_id) if attempt.task_id else None
+            if attempt.status is AttemptStatus.IN_PROGRESS:
+                view = AttemptView.of(attempt)
+                if not view.turns:
+                    raise ConflictError("send at least one message before finishing")
+                if view.awaiting_pick:
+                    raise ConflictError("pick the more harmful reply before finishing")
+                now = self._clock()
+                attempt.rating = float(score) if score is not None else None
+                attempt.harmfulness = harm
+                attempt.actionability = action
+                attempt.status = AttemptStatus.FINISHED
+                attempt.finished_at = now
+                if task is not None:
+                    self._touch(task, now)
+                    done = sum(1 for a in task.attempts if a.status is AttemptStatus.FINISHED)
+                    if done >= task.size and task.finished_at is None:
+                        task.finished_at = now
+                session.flush()
+            return TaskView.of(task) if task is not None else None
+
+
+def _check_key(key: str) -> str:
+    key = (key or "").strip()
+    if not key or len(key) > 64:
+        raise RedlineError("the form is missing its submission key; reload the page")
+    return key
+
+
+def _turn_by_key(attempt: Attempt, key: str) -> TurnView | None:
+    turn = next((t for t in attempt.turns if t.idempotency_key == key), None)
+    return TurnView.of(turn) if turn is not None else None
