@@ -97,9 +97,7 @@ def test_a_model_error_writes_nothing_and_the_retry_works(
     assert turn.index == 0 and len(turn.candidates) == 2
 
 
-def test_a_crash_inside_model_code_becomes_a_backend_error(
-    store: Store, targets, person_id: int
-):
+def test_a_crash_inside_model_code_becomes_a_backend_error(store: Store, targets, person_id: int):
     from redline.campaign import CampaignConfig
 
     class Broken:
@@ -171,9 +169,7 @@ def test_assignment_follows_the_weights_and_stays_balanced(
     with store.session() as session:
         rows = dict(
             session.execute(
-                select(Target.name, func.count(Attempt.id))
-                .join(Attempt)
-                .group_by(Target.name)
+                select(Target.name, func.count(Attempt.id)).join(Attempt).group_by(Target.name)
             ).all()
         )
     assert rows == {"scripted-0m/plain": 30, "scripted-0m/hhh": 10}
