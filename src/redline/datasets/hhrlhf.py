@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,7 @@ class RedTeamRecord:
     tags: list[str] | None
     where: str
 
+    @cached_property
     def content_hash(self) -> str:
         payload = {
             "transcript": self.transcript,
@@ -101,6 +103,7 @@ class ComparisonRecord:
     rejected_turns: list[ParsedTurn]
     where: str
 
+    @cached_property
     def content_hash(self) -> str:
         return _sha256("comparison", self.chosen, self.rejected)
 

@@ -164,7 +164,7 @@ def _red_team_rows(
             "scored_by": PUBLISHED_SCORER if r.min_harmlessness is not None else None,
             "tags": r.tags,
             "raw_transcript": None if is_lossless(r.transcript, r.turns) else r.transcript,
-            "content_hash": r.content_hash(),
+            "content_hash": r.content_hash,
         }
         turns = [
             (t.human, [] if t.assistant is None else [(t.assistant, True, None)]) for t in r.turns
@@ -184,7 +184,7 @@ def _comparison_rows(records: list[ComparisonRecord]) -> list[_Conversation]:
             "status": AttemptStatus.FINISHED,
             "tags": None,
             "raw_transcript": None if rejected_ok else r.rejected,
-            "content_hash": r.content_hash(),
+            "content_hash": r.content_hash,
         }
         *earlier, last = r.rejected_turns
         same_context = r.chosen_turns[:-1] == earlier and r.chosen_turns[-1].human == last.human
@@ -208,27 +208,54 @@ def _comparison_rows(records: list[ComparisonRecord]) -> list[_Conversation]:
 
 
 def _write(session: Session, conversations: list[_Conversation], progress: Progress | None) -> None:
+    """Plain executemany INSERTs, then read the new ids back by unique keys.
+
+    Why not ``INSERT ... RETURNING``: to keep row order SQLAlchemy sends it one row at a
+    time on SQLite (150k round trips). ``content_hash`` and ``(attempt_id, index)`` are
+    unique, so two indexed SELECTs per batch recover the ids on every database.
+    """
+    attempts, turns, candidates = (m.__table__ for m in (Attempt, Turn, Candidate))
     for batch in _chunks(conversations, 2000):
-        attempt_ids = session.scalars(
-            insert(Attempt).returning(Attempt.id, sort_by_parameter_order=True),
-            [c.attempt for c in batch],
-        ).all()
-        turn_rows: list[dict[str, Any]] = []
-        replies: list[list[tuple[str, bool, dict[str, Any] | None]]] = []
-        for attempt_id, conv in zip(attempt_ids, batch, strict=True):
-            for index, (human, candidates) in enumerate(conv.turns):
-                turn_rows.append({"attempt_id": attempt_id, "index": index, "human": human})
-                replies.append(candidates)
-        turn_ids = session.scalars(
-            insert(Turn).returning(Turn.id, sort_by_parameter_order=True), turn_rows
-        ).all()
+        session.execute(insert(attempts), [c.attempt for c in batch])
+        hashes = [c.attempt["content_hash"] for c in batch]
+        attempt_id = {
+            h: i
+            for chunk in _chunks(hashes)
+            for i, h in session.execute(
+                select(attempts.c.id, attempts.c.content_hash).where(
+                    attempts.c.content_hash.in_(chunk)
+                )
+            )
+        }
+        turn_rows = [
+            {"attempt_id": attempt_id[c.attempt["content_hash"]], "index": index, "human": human}
+            for c in batch
+            for index, (human, _) in enumerate(c.turns)
+        ]
+        session.execute(insert(turns), turn_rows)
+        turn_id = {
+            (a, index): i
+            for chunk in _chunks(list(attempt_id.values()))
+            for i, a, index in session.execute(
+                select(turns.c.id, turns.c.attempt_id, turns.c.index).where(
+                    turns.c.attempt_id.in_(chunk)
+                )
+            )
+        }
         candidate_rows = [
-            {"turn_id": turn_id, "index": i, "text": text, "picked": picked, "meta": meta}
-            for turn_id, candidates in zip(turn_ids, replies, strict=True)
-            for i, (text, picked, meta) in enumerate(candidates)
+            {
+                "turn_id": turn_id[(attempt_id[c.attempt["content_hash"]], index)],
+                "index": i,
+                "text": text,
+                "picked": picked,
+                "meta": meta,
+            }
+            for c in batch
+            for index, (_, replies) in enumerate(c.turns)
+            for i, (text, picked, meta) in enumerate(replies)
         ]
         if candidate_rows:
-            session.execute(insert(Candidate), candidate_rows)
+            session.execute(insert(candidates), candidate_rows)
         if progress:
             progress(len(batch))
 
@@ -249,7 +276,7 @@ def import_file(
 
     unique: dict[str, Any] = {}
     for record in result.records:
-        unique.setdefault(record.content_hash(), record)
+        unique.setdefault(record.content_hash, record)
     with store.session() as session:  # closing without commit rolls everything back
         known = _existing_hashes(session, list(unique))
         fresh = [r for h, r in unique.items() if h not in known]

@@ -38,6 +38,10 @@ NAMING = {
 }
 
 
+# None is stored as SQL NULL, not the JSON text 'null': cheaper on bulk writes, same reads.
+NullableJSON = JSON(none_as_null=True)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -45,8 +49,8 @@ def utcnow() -> datetime:
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map: ClassVar[dict[Any, Any]] = {
-        dict[str, Any]: JSON,
-        list[str]: JSON,
+        dict[str, Any]: NullableJSON,
+        list[str]: NullableJSON,
         int: Integer,
     }
 
@@ -97,7 +101,7 @@ class Person(Base):
     role: Mapped[Role] = mapped_column(_enum(Role, "role"), default=Role.REDTEAMER)
     pool: Mapped[str] = mapped_column(String(50), default="staff")
     token_hash: Mapped[str | None] = mapped_column(String(128), unique=True)
-    survey: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    survey: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     # When the person agreed to the red-team instructions (warning, risk tolerance).
     consented_at: Mapped[datetime | None] = mapped_column(Timestamp)
@@ -116,7 +120,7 @@ class Target(Base):
     num_params: Mapped[int] = mapped_column(BigInteger)
     size_label: Mapped[str] = mapped_column(String(20))
     model_type: Mapped[str] = mapped_column(String(50))
-    config: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    config: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
 
     attempts: Mapped[list[Attempt]] = relationship(back_populates="target")
 
@@ -166,7 +170,7 @@ class Attempt(Base):
     mean_harmlessness: Mapped[float | None] = mapped_column(Float)
     task_description_harmlessness: Mapped[float | None] = mapped_column(Float)
     scored_by: Mapped[str | None] = mapped_column(String(80))
-    tags: Mapped[list[str] | None] = mapped_column(JSON)
+    tags: Mapped[list[str] | None] = mapped_column(NullableJSON)
     # Kept only when the turns cannot rebuild the imported transcript byte for byte.
     raw_transcript: Mapped[str | None] = mapped_column(Text)
     content_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -218,7 +222,7 @@ class Candidate(Base):
     harmlessness: Mapped[float | None] = mapped_column(Float)
     scored_by: Mapped[str | None] = mapped_column(String(80))
     latency_s: Mapped[float | None] = mapped_column(Float)
-    meta: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    meta: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
 
     turn: Mapped[Turn] = relationship(back_populates="candidates")
 
@@ -236,7 +240,7 @@ class Review(Base):
     completed_at: Mapped[datetime | None] = mapped_column(Timestamp)
     skipped: Mapped[bool] = mapped_column(Boolean, default=False)
     rating: Mapped[int | None] = mapped_column()
-    tags: Mapped[list[str] | None] = mapped_column(JSON)
+    tags: Mapped[list[str] | None] = mapped_column(NullableJSON)
     note: Mapped[str | None] = mapped_column(Text)
 
 
@@ -248,7 +252,7 @@ class WellbeingSurvey(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
-    feelings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    feelings: Mapped[dict[str, Any]] = mapped_column(NullableJSON)
     comment: Mapped[str | None] = mapped_column(Text)
 
 
@@ -260,7 +264,7 @@ class PreferenceModel(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     data_hash: Mapped[str] = mapped_column(String(64))
-    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
     path: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
