@@ -1,0 +1,290 @@
+"""Invites, login links and browser sessions: how people get in and out.
+
+An invite is per role and pool and may be used ``max_uses`` times, each use making a new
+person (one link for a batch of crowdworkers, or a single-use link for one reviewer). A
+login link is an invite bound to an existing person (``person_id``), used once: the
+first admin gets one when the server starts on an empty store.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from redline.campaign.people import create_person
+from redline.errors import NotFoundError, RedlineError
+from redline.platform.security import new_token, token_hash
+from redline.store import Store
+from redline.store.models import Invite, Person, Role, WebSession
+
+SESSION_DAYS = 30
+LOGIN_LINK_HOURS = 24
+# last_seen_at is refreshed at most this often, so reading pages does not write.
+_SEEN_EVERY = timedelta(minutes=5)
+
+
+class NotSignedIn(RedlineError):
+    """No valid session: the person must open their invite or login link."""
+
+    http_status = 401
+
+
+class InviteInvalid(RedlineError):
+    http_status = 410
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is asking: the signed-in person, as the routes need them."""
+
+    person_id: int
+    handle: str
+    role: Role
+    pool: str
+    session_hash: str
+    consented: bool
+    survey_done: bool
+
+
+@dataclass(frozen=True)
+class InviteInfo:
+    id: int
+    role: Role
+    pool: str
+    note: str | None
+    uses: int
+    max_uses: int
+    login_for: str | None
+    created_at: datetime
+    active: bool
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def create_invite(
+    store: Store,
+    role: Role,
+    pool: str,
+    *,
+    max_uses: int = 1,
+    note: str | None = None,
+    created_by: int | None = None,
+    days: int = 14,
+) -> str:
+    """A new invite; returns the raw token (shown once, never stored)."""
+    pool = pool.strip()
+    if not pool or len(pool) > 50 or not pool.replace("-", "").replace("_", "").isalnum():
+        raise RedlineError("the pool must be 1-50 letters, digits, - or _ (e.g. mturk, staff)")
+    if not 1 <= max_uses <= 10_000:
+        raise RedlineError("an invite can be used from 1 to 10000 times")
+    token = new_token()
+    with store.transaction() as session:
+        session.add(
+            Invite(
+                token_hash=token_hash(token),
+                role=role,
+                pool=pool,
+                max_uses=max_uses,
+                uses=0,
+                note=(note or "").strip()[:200] or None,
+                created_by_id=created_by,
+                expires_at=_now() + timedelta(days=days),
+            )
+        )
+    return token
+
+
+def login_link_token(store: Store, person_id: int) -> str:
+    """A one-time login link for an existing person (expires in 24 hours)."""
+    token = new_token()
+    with store.transaction() as session:
+        person = session.get(Person, person_id)
+        if person is None:
+            raise NotFoundError(f"person {person_id} does not exist")
+        session.add(
+            Invite(
+                token_hash=token_hash(token),
+                role=person.role,
+                pool=person.pool,
+                person_id=person.id,
+                max_uses=1,
+                uses=0,
+                note="login link",
+                expires_at=_now() + timedelta(hours=LOGIN_LINK_HOURS),
+            )
+        )
+    return token
+
+
+def ensure_first_admin(store: Store) -> str | None:
+    """On an empty store (no admin yet): create the admin and return a login-link token."""
+    with store.transaction() as session:
+        admin = session.scalar(select(Person).where(Person.role == Role.ADMIN).limit(1))
+        if admin is not None:
+            return None
+        admin = create_person(session, "admin", Role.ADMIN, "staff")
+        admin_id = admin.id
+    return login_link_token(store, admin_id)
+
+
+def first_admin_id(store: Store) -> int | None:
+    with store.session() as session:
+        return session.scalar(
+            select(Person.id).where(Person.role == Role.ADMIN).order_by(Person.id).limit(1)
+        )
+
+
+def describe_invite(store: Store, token: str) -> InviteInfo:
+    """What an invite token grants, or InviteInvalid when it cannot be used."""
+    with store.session() as session:
+        invite = session.scalar(select(Invite).where(Invite.token_hash == token_hash(token)))
+        if invite is None:
+            raise InviteInvalid("this link is not valid; ask your campaign admin for a new one")
+        info = _info(session, invite)
+    if not info.active:
+        raise InviteInvalid("this link was used up, revoked or has expired; ask for a new one")
+    return info
+
+
+def _info(session: Session, invite: Invite) -> InviteInfo:
+    login_for = None
+    if invite.person_id is not None:
+        person = session.get(Person, invite.person_id)
+        login_for = person.handle if person else None
+    expires = _aware(invite.expires_at)
+    active = (
+        invite.revoked_at is None
+        and invite.uses < invite.max_uses
+        and (expires is None or expires > _now())
+    )
+    return InviteInfo(
+        id=invite.id,
+        role=invite.role,
+        pool=invite.pool,
+        note=invite.note,
+        uses=invite.uses,
+        max_uses=invite.max_uses,
+        login_for=login_for,
+        created_at=invite.created_at,
+        active=active,
+    )
+
+
+def redeem_invite(store: Store, token: str) -> str:
+    """Use an invite: make (or, for a login link, find) the person and open a session.
+
+    Returns the raw session token. The use is counted with a conditional UPDATE so two
+    concurrent redemptions of a single-use link cannot both succeed.
+    """
+    now = _now()
+    with store.transaction() as session:
+        invite = session.scalar(select(Invite).where(Invite.token_hash == token_hash(token)))
+        if invite is None:
+            raise InviteInvalid("this link is not valid; ask your campaign admin for a new one")
+        expires = _aware(invite.expires_at)
+        claimed = session.execute(
+            update(Invite)
+            .where(
+                Invite.id == invite.id,
+                Invite.uses < Invite.max_uses,
+                Invite.revoked_at.is_(None),
+            )
+            .values(uses=Invite.uses + 1)
+        ).rowcount
+        if not claimed or (expires is not None and expires <= now):
+            raise InviteInvalid("this link was used up, revoked or has expired; ask for a new one")
+        if invite.person_id is not None:
+            person_id = invite.person_id
+        else:
+            handle = f"{invite.pool}-{secrets.token_hex(4)}"
+            person_id = create_person(session, handle, invite.role, invite.pool).id
+        session_token = new_token()
+        session.add(
+            WebSession(
+                token_hash=token_hash(session_token),
+                person_id=person_id,
+                created_at=now,
+                last_seen_at=now,
+            )
+        )
+    return session_token
+
+
+def viewer_for(store: Store, session_token: str) -> Viewer | None:
+    """The person behind a session token, or None for an unknown, ended or old session."""
+    digest = token_hash(session_token)
+    now = _now()
+    with store.session() as session:
+        row = session.execute(
+            select(WebSession, Person)
+            .join(Person, Person.id == WebSession.person_id)
+            .where(WebSession.token_hash == digest, WebSession.ended_at.is_(None))
+        ).first()
+        if row is None:
+            return None
+        web, person = row
+        if _aware(web.created_at) + timedelta(days=SESSION_DAYS) < now:  # type: ignore[operator]
+            return None
+        viewer = Viewer(
+            person_id=person.id,
+            handle=person.handle,
+            role=person.role,
+            pool=person.pool,
+            session_hash=digest,
+            consented=person.consented_at is not None,
+            survey_done=person.survey is not None,
+        )
+        if now - _aware(web.last_seen_at) > _SEEN_EVERY:  # type: ignore[operator]
+            web.last_seen_at = now
+            session.commit()
+    return viewer
+
+
+def end_session(store: Store, session_hash: str) -> None:
+    with store.transaction() as session:
+        session.execute(
+            update(WebSession)
+            .where(WebSession.token_hash == session_hash, WebSession.ended_at.is_(None))
+            .values(ended_at=_now())
+        )
+
+
+def list_invites(store: Store, limit: int = 100) -> list[InviteInfo]:
+    with store.session() as session:
+        rows = session.scalars(select(Invite).order_by(Invite.id.desc()).limit(limit)).all()
+        return [_info(session, row) for row in rows]
+
+
+def revoke_invite(store: Store, invite_id: int) -> None:
+    with store.transaction() as session:
+        invite = session.get(Invite, invite_id)
+        if invite is None:
+            raise NotFoundError(f"invite {invite_id} does not exist")
+        if invite.revoked_at is None:
+            invite.revoked_at = _now()
+
+
+def record_consent(store: Store, person_id: int) -> None:
+    with store.transaction() as session:
+        person = session.get(Person, person_id)
+        if person is not None and person.consented_at is None:
+            person.consented_at = _now()
+
+
+def record_survey(store: Store, person_id: int, answers: dict[str, str]) -> None:
+    with store.transaction() as session:
+        person = session.get(Person, person_id)
+        if person is not None:
+            person.survey = answers

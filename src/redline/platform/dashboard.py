@@ -1,0 +1,146 @@
+"""Numbers for the admin dashboard, straight from SQL aggregates (cheap enough to poll).
+
+Counts cover attempts made on this platform (origin ``human``), not imported datasets.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, select
+
+from redline.store import Store
+from redline.store.models import Attempt, AttemptStatus, Origin, Person, Role, Target, Turn
+
+
+def _round(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+
+
+def dashboard_data(store: Store, recent: int = 20) -> dict[str, Any]:
+    """Attempts per target and per red teamer, the rating histogram, recent activity."""
+    human = Attempt.origin == Origin.HUMAN
+    finished = func.sum(case((Attempt.status == AttemptStatus.FINISHED, 1), else_=0))
+    with store.session() as session:
+        per_target = [
+            {
+                "target": name,
+                "model_type": model_type,
+                "size": size,
+                "attempts": int(n),
+                "finished": int(done or 0),
+                "mean_rating": _round(rating),
+                "mean_min_harmlessness": _round(harm, 3),
+                "scored": int(scored),
+            }
+            for name, model_type, size, n, done, rating, harm, scored in session.execute(
+                select(
+                    Target.name,
+                    Target.model_type,
+                    Target.size_label,
+                    func.count(Attempt.id),
+                    finished,
+                    func.avg(Attempt.rating),
+                    func.avg(Attempt.min_harmlessness),
+                    func.count(Attempt.min_harmlessness),
+                )
+                .join(Attempt, Attempt.target_id == Target.id)
+                .where(human)
+                .group_by(Target.name, Target.model_type, Target.size_label)
+                .order_by(Target.name)
+            ).all()
+        ]
+        per_member = [
+            {
+                "handle": handle,
+                "member": int(member),
+                "pool": pool,
+                "attempts": int(n),
+                "finished": int(done or 0),
+                "mean_rating": _round(rating),
+            }
+            for handle, member, pool, n, done, rating in session.execute(
+                select(
+                    Person.handle,
+                    Person.member_number,
+                    Person.pool,
+                    func.count(Attempt.id),
+                    finished,
+                    func.avg(Attempt.rating),
+                )
+                .join(Attempt, Attempt.person_id == Person.id)
+                .where(human)
+                .group_by(Person.handle, Person.member_number, Person.pool)
+                .order_by(func.count(Attempt.id).desc(), Person.handle)
+            ).all()
+        ]
+        histogram = {str(k): 0 for k in range(5)}
+        for rating, n in session.execute(
+            select(Attempt.rating, func.count())
+            .where(human, Attempt.rating.is_not(None))
+            .group_by(Attempt.rating)
+        ).all():
+            key = str(round(rating))
+            histogram[key] = histogram.get(key, 0) + int(n)
+        turns = (
+            select(Turn.attempt_id, func.count().label("n"), func.max(Turn.created_at).label("at"))
+            .group_by(Turn.attempt_id)
+            .subquery()
+        )
+        last = func.coalesce(Attempt.finished_at, turns.c.at, Attempt.created_at)
+        recent_rows = session.execute(
+            select(
+                Attempt.id,
+                Person.handle,
+                Target.name,
+                Attempt.task_description,
+                Attempt.status,
+                Attempt.rating,
+                func.coalesce(turns.c.n, 0),
+                last,
+            )
+            .outerjoin(Person, Person.id == Attempt.person_id)
+            .outerjoin(Target, Target.id == Attempt.target_id)
+            .outerjoin(turns, turns.c.attempt_id == Attempt.id)
+            .where(human)
+            .order_by(last.desc(), Attempt.id.desc())
+            .limit(recent)
+        ).all()
+        totals = {
+            "people": session.scalar(
+                select(func.count()).select_from(Person).where(Person.role == Role.REDTEAMER)
+            )
+            or 0,
+            "attempts": sum(t["attempts"] for t in per_target),
+            "finished": sum(t["finished"] for t in per_target),
+            "turns": session.scalar(
+                select(func.count(Turn.id))
+                .join(Attempt, Attempt.id == Turn.attempt_id)
+                .where(human)
+            )
+            or 0,
+        }
+    return {
+        "totals": totals,
+        "per_target": per_target,
+        "per_member": per_member,
+        "histogram": histogram,
+        "recent": [
+            {
+                "attempt": aid,
+                "handle": handle or "",
+                "target": target or "",
+                "task_description": (desc or "")[:200],
+                "status": status.value if status is not None else "",
+                "rating": rating,
+                "turns": int(n),
+                "when": _when(at),
+            }
+            for aid, handle, target, desc, status, rating, n, at in recent_rows
+        ],
+    }

@@ -1,0 +1,86 @@
+// Redline's own JavaScript: no framework, no external assets, never innerHTML with data.
+(function () {
+  "use strict";
+  var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+
+  // Forms are sent once: a double click does not submit twice (the server also
+  // deduplicates). Slow forms show their waiting message while the model writes.
+  document.querySelectorAll("form.js-once, form.js-wait").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (form.dataset.sent) { event.preventDefault(); return; }
+      form.dataset.sent = "1";
+      document.querySelectorAll("form button").forEach(function (b) { b.disabled = true; });
+      var waiting = form.querySelector(".waiting");
+      if (waiting) { waiting.hidden = false; }
+    });
+  });
+
+  // Ctrl/Cmd+Enter sends the message.
+  var text = document.getElementById("text");
+  if (text) {
+    text.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { text.form.requestSubmit(); }
+    });
+  }
+
+  // Active time: while the chat page is open and visible, tell the server once a minute.
+  var chat = document.querySelector("[data-heartbeat]");
+  if (chat) {
+    setInterval(function () {
+      if (document.visibilityState !== "visible") { return; }
+      fetch(chat.dataset.heartbeat, {
+        method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf }
+      }).catch(function () {});
+    }, 60000);
+  }
+
+  // Live dashboard: poll the JSON endpoint and refresh numbers and tables as text.
+  var live = document.querySelector("[data-live-url]");
+  if (live) {
+    var refresh = function () {
+      fetch(live.dataset.liveUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (data) {
+          if (!data) { return; }
+          Object.keys(data.totals).forEach(function (k) {
+            var el = live.querySelector('[data-total="' + k + '"]');
+            if (el) { el.textContent = String(data.totals[k]); }
+          });
+          var top = 1;
+          Object.keys(data.histogram).forEach(function (k) { top = Math.max(top, data.histogram[k]); });
+          Object.keys(data.histogram).forEach(function (k) {
+            var bar = live.querySelector('[data-hist="' + k + '"]');
+            var count = live.querySelector('[data-hist-count="' + k + '"]');
+            if (bar) { bar.max = top; bar.value = data.histogram[k]; }
+            if (count) { count.textContent = String(data.histogram[k]); }
+          });
+          live.querySelectorAll("table[data-live]").forEach(function (table) {
+            var rows = data[table.dataset.live] || [];
+            var cols = table.dataset.cols.split(",");
+            var link = (table.dataset.link || "").split(":");
+            var body = document.createElement("tbody");
+            rows.forEach(function (row) {
+              var tr = document.createElement("tr");
+              cols.forEach(function (col, i) {
+                var td = document.createElement("td");
+                var value = row[col] === null || row[col] === undefined ? "" : String(row[col]);
+                if (i === 0 && link.length === 2) {
+                  var a = document.createElement("a");
+                  a.href = link[1] + encodeURIComponent(String(row[link[0]]));
+                  a.textContent = value;
+                  td.appendChild(a);
+                } else {
+                  td.textContent = value;
+                }
+                tr.appendChild(td);
+              });
+              body.appendChild(tr);
+            });
+            table.replaceChild(body, table.tBodies[0]);
+          });
+        })
+        .catch(function () {});
+    };
+    setInterval(refresh, 5000);
+  }
+})();

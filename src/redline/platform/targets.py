@@ -1,0 +1,55 @@
+"""Which targets the platform offers and how it builds them, without loading models.
+
+The registry gives identities (``available_targets``) cheaply; models are built on the
+first turn that needs them (``build_target`` caches them per process). The scripted
+target is added for demos and the load benchmark (``redline serve --scripted``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from redline.campaign import ResolveTarget
+from redline.config import Settings
+from redline.targets.base import TargetInfo, TargetModel
+from redline.targets.scripted import SCRIPTED_INFO, ScriptedTarget
+
+_scripted = ScriptedTarget()
+
+
+def scripted_resolver(name: str) -> TargetModel:
+    """Only the instant scripted target (flow demos and load tests)."""
+    from redline.errors import NotFoundError
+
+    if name != SCRIPTED_INFO.name:
+        raise NotFoundError(f"unknown target {name!r}; only {SCRIPTED_INFO.name} is scripted")
+    return _scripted
+
+
+def default_resolver(settings: Settings) -> ResolveTarget:
+    """Registry targets (built lazily, cached per process) plus the scripted one."""
+
+    def resolve(name: str) -> TargetModel:
+        if name == SCRIPTED_INFO.name:
+            return _scripted
+        from redline.targets.registry import build_target
+
+        return build_target(name, settings)
+
+    return resolve
+
+
+def target_infos(
+    settings: Settings, resolve: ResolveTarget, names: Sequence[str] | None
+) -> list[TargetInfo]:
+    """Identities of the registry's targets, plus any named ones only ``resolve`` knows."""
+    from redline.targets.registry import available_targets
+
+    infos = {info.name: info for info in available_targets(settings)}
+    infos.setdefault(SCRIPTED_INFO.name, SCRIPTED_INFO)
+    for name in names or ():
+        if name not in infos:
+            infos[name] = resolve(name).info
+    if not names:
+        infos.pop(SCRIPTED_INFO.name)
+    return list(infos.values())

@@ -1,0 +1,147 @@
+"""What every route shares: templates, the current viewer, role checks and CSRF.
+
+Templates autoescape everything (``autoescape=True`` for every file, never ``|safe`` on
+people's or models' text): adversarial text is the normal input here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.datastructures import FormData
+
+from redline.campaign import CampaignService
+from redline.config import Settings
+from redline.errors import PermissionDenied, RedlineError
+from redline.platform import accounts
+from redline.platform.accounts import NotSignedIn, Viewer
+from redline.platform.security import csrf_ok, csrf_token, new_token, unsign_cookie
+from redline.store import Store
+from redline.store.models import Role
+
+HERE = Path(__file__).parent
+SESSION_COOKIE = "redline_session"
+PRE_COOKIE = "redline_pre"  # binds the CSRF token of the sign-in form before a session exists
+
+templates = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(HERE / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@dataclass
+class Platform:
+    """Everything the routes need, kept on ``app.state.platform``."""
+
+    store: Store
+    settings: Settings
+    campaign: CampaignService
+    secret: bytes
+    secure_cookies: bool = False
+
+
+def platform(request: Request) -> Platform:
+    return request.app.state.platform  # type: ignore[no-any-return]
+
+
+def viewer(request: Request) -> Viewer | None:
+    """The signed-in person (looked up once per request), or None."""
+    try:
+        return request.state.viewer  # type: ignore[no-any-return]
+    except AttributeError:
+        pass
+    p = platform(request)
+    token = unsign_cookie(p.secret, request.cookies.get(SESSION_COOKIE))
+    found = accounts.viewer_for(p.store, token) if token else None
+    request.state.viewer = found
+    return found
+
+
+def require(request: Request, *roles: Role) -> Viewer:
+    """The viewer if they hold one of ``roles``; 401 when signed out, 403 otherwise."""
+    who = viewer(request)
+    if who is None:
+        raise NotSignedIn("you are not signed in; open the invite or login link you were given")
+    if who.role not in roles:
+        raise PermissionDenied(f"this page is not for the {who.role.value} role")
+    return who
+
+
+def csrf_binding(request: Request) -> str | None:
+    """What the CSRF token is bound to: the session, or the pre-session cookie."""
+    who = viewer(request)
+    if who is not None:
+        return who.session_hash
+    return request.cookies.get(PRE_COOKIE)
+
+
+async def check_csrf(request: Request) -> None:
+    """Reject a state-changing request without the token of this browser's session."""
+    if request.method in {"GET", "HEAD", "OPTIONS"}:
+        return
+    await run_in_threadpool(viewer, request)  # a database read: keep it off the event loop
+    supplied = request.headers.get("x-csrf-token")
+    if supplied is None:
+        form: FormData = await request.form()
+        value = form.get("csrf_token")
+        supplied = value if isinstance(value, str) else None
+    if not csrf_ok(platform(request).secret, csrf_binding(request), supplied):
+        raise CsrfRejected("the form expired or came from another site; reload the page")
+
+
+class CsrfRejected(RedlineError):
+    http_status = 403
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any] | None = None, status: int = 200
+) -> HTMLResponse:
+    """Render a page with the viewer and a CSRF token for its forms."""
+    p = platform(request)
+    who = viewer(request)
+    binding = csrf_binding(request)
+    pre_cookie = None
+    if binding is None:
+        binding = pre_cookie = new_token()
+    html = templates.get_template(name).render(
+        viewer=who,
+        csrf=csrf_token(p.secret, binding),
+        **(context or {}),
+    )
+    response = HTMLResponse(html, status_code=status)
+    if pre_cookie is not None:
+        response.set_cookie(
+            PRE_COOKIE, pre_cookie, httponly=True, samesite="lax", secure=p.secure_cookies
+        )
+    return response
+
+
+def redirect(url: str) -> RedirectResponse:
+    """303 See Other: after a POST, the browser GETs the page (no resubmission on reload)."""
+    return RedirectResponse(url, status_code=303)
+
+
+def form_int(form: FormData, name: str, *, required: bool = True) -> int | None:
+    raw = form.get(name)
+    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+        if required:
+            raise RedlineError(f"the form is missing '{name}'")
+        return None
+    try:
+        return int(str(raw))
+    except ValueError:
+        raise RedlineError(f"'{name}' must be a whole number") from None
+
+
+def form_str(form: FormData, name: str) -> str:
+    raw = form.get(name)
+    return raw if isinstance(raw, str) else ""
