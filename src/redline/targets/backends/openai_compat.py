@@ -40,18 +40,24 @@ from redline.targets.base import Message, Sample
 _ROLE = {"system": "system", "human": "user", "assistant": "assistant"}
 _RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 _MAX_RETRY_AFTER_S = 30.0
-TRANSCRIPT_STOP = ("\n\nHuman:", "\n\nAssistant:", "\nHuman:")
+TRANSCRIPT_STOP = ("\nHuman:", "\nAssistant:")  # the model began the next turn itself
 
 
 def render_transcript(conversation: Sequence[Message]) -> str:
-    """The hh-rlhf transcript form for base models, ending with an open assistant turn."""
+    """The hh-rlhf transcript form for base models, ending with an open assistant turn.
+
+    Same text as the embedded backend renders (``backends.prompting``), so a base model
+    sees the same prompt whether it runs in-process or behind a server; kept here so this
+    module does not import llama.cpp.
+    """
     parts: list[str] = []
     for message in conversation:
+        text = message.text.strip()
         if message.role == "system":
-            parts.append(message.text.strip())
+            parts.append(f"\n\n{text}" if parts else text)
         else:
             speaker = "Human" if message.role == "human" else "Assistant"
-            parts.append(f"\n\n{speaker}: {message.text.strip()}")
+            parts.append(f"\n\n{speaker}: {text}")
     return "".join(parts) + "\n\nAssistant:"
 
 

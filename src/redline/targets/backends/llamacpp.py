@@ -1,0 +1,375 @@
+"""The llama.cpp backend: embedded GGUF models, k candidates per call in one batch.
+
+``LlamaCppBackend("smollm2-135m")`` resolves a built-in model (or a GGUF path), shares one
+loaded model and context per (file, n_ctx) in the process (loading takes seconds, and two
+contexts would double the memory), and serialises calls with the context's lock because
+the web server calls from threads. Every call has a deadline; context overflow drops the
+oldest unpinned turns; an all-blank reply is redrawn once, then reported.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from redline.config import Settings
+from redline.errors import BackendTimeout, ConfigError, ContextOverflow, EmptyGeneration
+from redline.targets.backends.embedding import SpanJob, mean_states, plan_groups
+from redline.targets.backends.native import (
+    MAX_PARALLEL,
+    ContextConfig,
+    NativeContext,
+    NativeModel,
+)
+from redline.targets.backends.prompting import (
+    TRANSCRIPT_STOPS,
+    ChatRenderer,
+    FittedPrompt,
+    fit_conversation,
+    render_transcript,
+)
+from redline.targets.backends.sampler import (
+    TOP_K,
+    TOP_P,
+    SamplingParams,
+    SequenceResult,
+    sample_batch,
+    seeds_for,
+)
+from redline.targets.base import Message, Sample
+from redline.targets.models import ModelSpec, resolve_model
+
+#: embed()/embed_spans() get ``timeout_s`` per this many tokens of work (at least once).
+EMBED_TOKENS_PER_TIMEOUT = 8192
+
+_registry_lock = threading.Lock()
+_models: dict[Path, NativeModel] = {}
+_contexts: dict[tuple[Path, int], NativeContext] = {}
+
+
+def default_threads() -> int:
+    """All cores this process may use: llama.cpp's matrix kernels scale with them."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def shared_context(path: Path, n_ctx: int, n_threads: int) -> NativeContext:
+    """The process-wide context for (path, n_ctx), loading the model on first use."""
+    with _registry_lock:
+        ctx = _contexts.get((path, n_ctx))
+        if ctx is not None:
+            return ctx
+        model = _models.get(path)
+        if model is None:
+            model = _models[path] = NativeModel(path)
+        ctx = _contexts[(path, n_ctx)] = NativeContext(
+            model, ContextConfig(n_ctx=n_ctx, n_threads=n_threads)
+        )
+        return ctx
+
+
+class LlamaCppBackend:
+    """A GGUF model through llama-cpp-python, sampling n candidates per call together."""
+
+    def __init__(
+        self,
+        model: str | Path,
+        *,
+        settings: Settings | None = None,
+        n_ctx: int = 2048,
+        n_threads: int | None = None,
+        timeout_s: float = 120.0,
+    ) -> None:
+        if n_ctx < 64:
+            raise ConfigError(f"n_ctx={n_ctx} is too small for any conversation; use >= 64")
+        if timeout_s <= 0:
+            raise ConfigError(f"timeout_s must be positive, got {timeout_s}")
+        resolved = resolve_model(model, settings)
+        self.spec: ModelSpec | None = resolved.spec
+        self.path = resolved.path
+        self.name = resolved.name
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or default_threads()
+        self.timeout_s = timeout_s
+        self._ctx = shared_context(self.path, n_ctx, self.n_threads)
+        native = self._ctx.model
+        if n_ctx > native.n_ctx_train:
+            raise ConfigError(
+                f"n_ctx={n_ctx} exceeds what {self.name} was trained on "
+                f"({native.n_ctx_train}); use n_ctx <= {native.n_ctx_train}"
+            )
+        template = native.chat_template
+        self.is_chat: bool = self.spec.chat if self.spec else template is not None
+        self._chat: ChatRenderer | None = None
+        if self.is_chat and template:
+            self._chat = ChatRenderer(
+                template,
+                bos_token=native.token_text(native.special_token("bos")),
+                eos_token=native.token_text(native.special_token("eos")),
+            )
+        self.stop: tuple[str, ...] = () if self._chat else TRANSCRIPT_STOPS
+        self._bos_text = native.token_text(native.special_token("bos")) if native.add_bos else ""
+
+    # -- prompt --------------------------------------------------------------------------
+
+    def render_prompt(self, conversation: Sequence[Message]) -> str:
+        """What the model sees: its chat template, or a Human:/Assistant: transcript."""
+        if self._chat is not None:
+            return self._chat(conversation)
+        return render_transcript(conversation)
+
+    def prompt_tokens(self, prompt: str) -> list[int]:
+        """Tokens of a rendered prompt: special tokens parsed only in chat templates, and a
+        BOS added when the model wants one and the template did not write it."""
+        native = self._ctx.model
+        add_bos = native.add_bos and not (self._bos_text and prompt.startswith(self._bos_text))
+        return native.tokenize(prompt, add_special=add_bos, parse_special=self._chat is not None)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of plain text (no BOS, special-token text counted as ordinary text)."""
+        return len(self._ctx.model.tokenize(text, add_special=False, parse_special=False))
+
+    def _fit(self, conversation: Sequence[Message], max_tokens: int) -> FittedPrompt:
+        if max_tokens >= self.n_ctx:
+            raise ContextOverflow(
+                f"{self.name}: max_tokens={max_tokens} leaves no room for a prompt in "
+                f"n_ctx={self.n_ctx}; lower max_tokens or raise n_ctx"
+            )
+        return fit_conversation(
+            conversation,
+            render=self.render_prompt,
+            count=lambda text: len(self.prompt_tokens(text)),
+            budget=self.n_ctx - max_tokens,
+            where=f"{self.name} (n_ctx={self.n_ctx})",
+        )
+
+    # -- generation ----------------------------------------------------------------------
+
+    def _acquire(self, deadline: float, what: str) -> None:
+        if not self._ctx.lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise BackendTimeout(
+                f"{self.name}: waited {self.timeout_s:g} s for the model, busy with other "
+                f"requests, before {what}; retry later or raise timeout_s"
+            )
+
+    def clear_cache(self) -> None:
+        """Forget the cached prompt prefix (benchmarks use it to measure cold prompts)."""
+        with self._ctx.lock:
+            self._ctx.clear()
+
+    def generate(
+        self,
+        conversation: Sequence[Message],
+        n: int = 1,
+        max_tokens: int = 128,
+        temperature: float = 0.8,
+        seed: int | None = None,
+        *,
+        ignore_eos: bool = False,
+        embed: bool = False,
+    ) -> list[Sample]:
+        """``n`` sampled replies to the conversation, decoded together in batches.
+
+        Sample.meta holds ``prompt_tokens``, ``prompt_tokens_evaluated`` (not served from
+        the prefix cache), ``finish_reason`` ("stop" or "length"), ``dropped_turns``,
+        ``seed``, and with ``embed=True`` the mean final-layer hidden state of the reply
+        (``embedding``). Raises ContextOverflow, BackendTimeout or EmptyGeneration.
+        """
+        started = time.monotonic()
+        if n < 1 or max_tokens < 1:
+            raise ValueError(f"n and max_tokens must be >= 1 (got n={n}, max={max_tokens})")
+        if not conversation:
+            raise ValueError("generate() needs at least one message")
+        deadline = started + self.timeout_s
+        fitted = self._fit(conversation, max_tokens)
+        tokens = self.prompt_tokens(fitted.text)
+        seeds = seeds_for(seed, n)
+        results, evaluated = self._sample(
+            tokens, seeds, max_tokens, temperature, deadline, ignore_eos=ignore_eos, embed=embed
+        )
+        redrawn: set[int] = set()
+        if not ignore_eos:
+            blank = [i for i, r in enumerate(results) if not r.text.strip()]
+            if blank:
+                retry_seeds = seeds_for(None if seed is None else seed + 0x9E3779B9, len(blank))
+                again, more = self._sample(
+                    tokens,
+                    retry_seeds,
+                    max_tokens,
+                    temperature,
+                    deadline,
+                    ignore_eos=False,
+                    embed=embed,
+                )
+                evaluated += more
+                for i, res in zip(blank, again, strict=True):
+                    results[i] = res
+                    redrawn.add(i)
+                still = [i for i in blank if not results[i].text.strip()]
+                if still:
+                    raise EmptyGeneration(
+                        f"{self.name}: {len(still)} of {n} replies were blank even after "
+                        "one redraw (the model ended its turn at once); rephrase the last "
+                        "message, raise temperature, or check the prompt format"
+                    )
+        latency = time.monotonic() - started
+        samples = []
+        for i, res in enumerate(results):
+            meta: dict[str, object] = {
+                "backend": "llamacpp",
+                "model": self.name,
+                "prompt_tokens": len(tokens),
+                "prompt_tokens_evaluated": evaluated,
+                "finish_reason": res.finish_reason,
+                "dropped_turns": fitted.dropped_turns,
+                "dropped_messages": fitted.dropped_messages,
+                "seed": res.seed,
+                "temperature": temperature,
+                "top_k": TOP_K,
+                "top_p": TOP_P,
+                "batched": n,
+            }
+            if i in redrawn:
+                meta["redrawn_blank"] = True
+            if embed:
+                meta["embedding"] = res.embedding()
+            samples.append(
+                Sample(
+                    text=res.text.strip(),
+                    prompt_tokens=len(tokens),
+                    completion_tokens=len(res.tokens),
+                    latency_s=res.latency_s or latency,
+                    meta=meta,
+                )
+            )
+        return samples
+
+    def _sample(
+        self,
+        tokens: list[int],
+        seeds: list[int],
+        max_tokens: int,
+        temperature: float,
+        deadline: float,
+        *,
+        ignore_eos: bool,
+        embed: bool,
+    ) -> tuple[list[SequenceResult], int]:
+        """Run as many batches as needed: at most MAX_PARALLEL sequences each, and no
+        more than the KV cache holds beside the shared prompt."""
+        fit = (self._ctx.kv_size - len(tokens)) // (max_tokens + 1)
+        group = max(1, min(MAX_PARALLEL, fit))
+        results: list[SequenceResult] = []
+        evaluated = 0
+        started = time.monotonic()
+        for start in range(0, len(seeds), group):
+            params = SamplingParams(
+                max_tokens=max_tokens,
+                temperature=temperature,
+                seeds=seeds[start : start + group],
+                deadline=deadline,
+                timeout_s=self.timeout_s,
+                stop=self.stop,
+                ignore_eos=ignore_eos,
+                embed=embed,
+            )
+            self._acquire(deadline, "generating")
+            try:
+                offset = time.monotonic() - started
+                batch, ev = sample_batch(self._ctx, tokens, params)
+            finally:
+                self._ctx.lock.release()
+            for res in batch:
+                res.latency_s += offset
+            results.extend(batch)
+            evaluated += ev
+        return results, evaluated
+
+    # -- hidden states -------------------------------------------------------------------
+
+    def embed(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_tokens: int = 2048,
+        timeout_s: float | None = None,
+    ) -> np.ndarray:
+        """One row per text: mean final-layer hidden state over the text's tokens (BOS
+        excluded; texts longer than n_ctx keep their first n_ctx - 1 tokens)."""
+        native = self._ctx.model
+        bos = [native.special_token("bos")] if native.add_bos else []
+        jobs = [
+            SpanJob(
+                prefix=list(bos),
+                span=native.tokenize(t, add_special=False, parse_special=False)[
+                    : self.n_ctx - 1 - len(bos)
+                ],
+            )
+            for t in texts
+        ]
+        return self._run_jobs(jobs, batch_tokens, timeout_s)
+
+    def embed_spans(
+        self,
+        prefixes: Sequence[str],
+        replies: Sequence[str],
+        *,
+        batch_tokens: int = 2048,
+        timeout_s: float | None = None,
+    ) -> np.ndarray:
+        """Mean hidden state over each reply's tokens, evaluated after its prefix.
+
+        Pass ``render_prompt(conversation)`` as the prefix to get the features that
+        ``generate(..., embed=True)`` returns (up to tokenisation of the reply text). Too
+        long pairs keep the end of the prefix and the start of the reply.
+        """
+        if len(prefixes) != len(replies):
+            raise ValueError(f"embed_spans: {len(prefixes)} prefixes but {len(replies)} replies")
+        native = self._ctx.model
+        jobs = []
+        for prefix, reply in zip(prefixes, replies, strict=True):
+            head = self.prompt_tokens(prefix)
+            span = native.tokenize(reply, add_special=False, parse_special=False)
+            span = span[: self.n_ctx - 1]
+            head = head[max(0, len(head) + len(span) - self.n_ctx) :]
+            jobs.append(SpanJob(prefix=head, span=span))
+        return self._run_jobs(jobs, batch_tokens, timeout_s)
+
+    def _run_jobs(
+        self, jobs: Sequence[SpanJob], batch_tokens: int, timeout_s: float | None
+    ) -> np.ndarray:
+        native = self._ctx.model
+        out = np.zeros((len(jobs), native.n_embd), dtype=np.float32)
+        if not jobs:
+            return out
+        work = sum(len(j.prefix) + len(j.span) for j in jobs)
+        limit = timeout_s or self.timeout_s * max(1.0, work / EMBED_TOKENS_PER_TIMEOUT)
+        deadline = time.monotonic() + limit
+        budget = self._ctx.kv_size - self.n_ctx  # leaves room for a cached prompt
+        budget = max(budget, self.n_ctx)
+        for group in plan_groups(jobs, budget):
+            self._acquire(deadline, "computing hidden states")
+            try:
+                need = sum(len(jobs[i].prefix) + len(jobs[i].span) for i in group)
+                if need + len(self._ctx.prompt_cache) > self._ctx.kv_size:
+                    self._ctx.clear()
+                rows = mean_states(
+                    self._ctx,
+                    jobs,
+                    group,
+                    per_decode=batch_tokens,
+                    deadline=deadline,
+                    timeout_s=limit,
+                )
+            finally:
+                self._ctx.lock.release()
+            for i, vec in rows.items():
+                out[i] = vec
+        return out
