@@ -1,0 +1,59 @@
+"""``redline score``: harmlessness scores for the attempts in the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from redline.cli.app import app, console, err_console, state
+
+
+@app.command("score")
+def score(
+    ctx: typer.Context,
+    rescore: bool = typer.Option(False, "--rescore", help="Score every attempt again."),
+    model: Path | None = typer.Option(
+        None, "--model", help="PM .json file (default: REDLINE_PM or the packaged model)."
+    ),
+    batch_size: int = typer.Option(25, "--batch-size", help="Attempts per committed batch."),
+) -> None:
+    """Score every unscored attempt: each assistant utterance given everything before it,
+    the min and mean per attempt, and the task description.
+
+    Work is committed every --batch-size attempts, so an interrupted run keeps what it
+    scored and the next run continues.
+
+    Example: redline score --rescore
+    """
+    from redline.harmlessness import PreferenceModelScorer, default_pm_path
+    from redline.harmlessness.scoring import attempts_to_score, score_store
+
+    st = state(ctx)
+    scorer = PreferenceModelScorer.from_file(
+        model or default_pm_path(st.settings), cache_dir=st.settings.cache_dir / "features"
+    )
+    ids = attempts_to_score(st.store, rescore=rescore)
+    with Progress(
+        TextColumn("scoring"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("scoring", total=len(ids))
+        report = score_store(
+            st.store,
+            scorer,
+            batch_size=batch_size,
+            attempt_ids=ids,
+            progress=lambda n: bar.advance(task, n),
+        )
+    skipped = ", ".join(f"{n} {why}" for why, n in report.skipped.items()) or "none"
+    console.print(
+        f"scored {report.attempts} attempts ({report.utterances} utterances, "
+        f"{report.task_descriptions} task descriptions) with {report.scored_by}; "
+        f"skipped: {skipped}"
+    )
