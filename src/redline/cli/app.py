@@ -24,7 +24,7 @@ err_console = Console(stderr=True, soft_wrap=True)
 class RedlineGroup(TyperGroup):
     """Turns RedlineError into a clear message and exit code 2 for every subcommand."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except RedlineError as exc:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from redline.cli.app import app, console, err_console, state
 from redline.datasets import (
@@ -51,12 +58,12 @@ def import_(
     for path in paths:
         with _progress() as bar:
             task = bar.add_task(f"importing {path.name}", total=None)
+
+            def show(done: int, total: int, task: TaskID = task) -> None:
+                bar.update(task, completed=done, total=total)
+
             report = import_file(
-                store,
-                path,
-                dry_run=dry_run,
-                skip_invalid=skip_invalid,
-                progress=lambda n, task=task: bar.update(task, advance=n, total=None),
+                store, path, dry_run=dry_run, skip_invalid=skip_invalid, progress=show
             )
         verb = "would add" if dry_run else "added"
         console.print(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from redline.datasets.hhrlhf import (
@@ -37,7 +37,7 @@ DEFENCE_OF_MODEL_TYPE = {
 }
 _CHUNK = 500
 
-Progress = Callable[[int], None]
+Progress = Callable[[int, int], None]  # (attempts written so far, attempts to write)
 
 
 @dataclass
@@ -166,7 +166,7 @@ def _red_team_rows(
             "raw_transcript": None if is_lossless(r.transcript, r.turns) else r.transcript,
             "content_hash": r.content_hash,
         }
-        turns = [
+        turns: list[tuple[str | None, list[tuple[str, bool, dict[str, Any] | None]]]] = [
             (t.human, [] if t.assistant is None else [(t.assistant, True, None)]) for t in r.turns
         ]
         rows.append(_Conversation(attempt, turns))
@@ -207,6 +207,12 @@ def _comparison_rows(records: list[ComparisonRecord]) -> list[_Conversation]:
     return rows
 
 
+def _table(model: type[Any]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
 def _write(session: Session, conversations: list[_Conversation], progress: Progress | None) -> None:
     """Plain executemany INSERTs, then read the new ids back by unique keys.
 
@@ -214,7 +220,8 @@ def _write(session: Session, conversations: list[_Conversation], progress: Progr
     time on SQLite (150k round trips). ``content_hash`` and ``(attempt_id, index)`` are
     unique, so two indexed SELECTs per batch recover the ids on every database.
     """
-    attempts, turns, candidates = (m.__table__ for m in (Attempt, Turn, Candidate))
+    attempts, turns, candidates = (_table(m) for m in (Attempt, Turn, Candidate))
+    done = 0
     for batch in _chunks(conversations, 2000):
         session.execute(insert(attempts), [c.attempt for c in batch])
         hashes = [c.attempt["content_hash"] for c in batch]
@@ -256,8 +263,9 @@ def _write(session: Session, conversations: list[_Conversation], progress: Progr
         ]
         if candidate_rows:
             session.execute(insert(candidates), candidate_rows)
+        done += len(batch)
         if progress:
-            progress(len(batch))
+            progress(done, len(conversations))
 
 
 def import_file(
