@@ -41,15 +41,9 @@ def targets(
         return
     table = Table(title=f"{len(definitions)} targets")
     table.add_column("name", no_wrap=True)
-    for column in ("model type", "size", "backend", "defence", "source"):
+    table.add_column("model type", no_wrap=True)
+    for column in ("size", "backend", "defence"):
         table.add_column(column)
     for d in definitions:
-        table.add_row(
-            d.info.name,
-            d.info.model_type,
-            d.info.size_label,
-            d.backend,
-            d.info.defence,
-            d.source,
-        )
+        table.add_row(d.info.name, d.info.model_type, d.info.size_label, d.backend, d.info.defence)
     console.print(table)

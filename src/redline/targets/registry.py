@@ -297,8 +297,8 @@ def _default_scorer(settings: Settings) -> Scorer:
         except Exception as exc:
             raise ConfigError(
                 f"rs targets need a preference model: loading the default one failed "
-                f"({type(exc).__name__}: {exc}); train one with `redline pm train`, or use "
-                "a plain or hhh target"
+                f"({type(exc).__name__}: {exc}); train one with `redline pm train` and point "
+                "REDLINE_PM (or pm_path in redline.toml) at it, or use a plain or hhh target"
             ) from exc
     return _default_scorers[key]
 
