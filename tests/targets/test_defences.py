@@ -22,6 +22,7 @@ from redline.targets.defences import (
     PromptedTarget,
     RejectionSamplingTarget,
     build_defended_target,
+    embeddings_usable,
     load_prompt,
     parse_defence,
     rank_by_harmlessness,
@@ -221,6 +222,29 @@ def test_rs_scores_hidden_states_when_both_sides_can() -> None:
     assert backend.calls[0]["embed"] is True
     assert [r.text for r in replies] == ["p", "q"]
     assert all("embedding" not in r.meta for r in replies)  # large, not JSON: dropped
+
+
+def test_rs_ignores_hidden_states_of_a_different_model() -> None:
+    """A PM trained on another backbone cannot read this model's hidden states."""
+
+    class OtherBackbonePM:
+        backbone = "gemma3-270m"
+
+        def score_embeddings(self, embeddings: Sequence[Any]) -> list[float]:
+            raise AssertionError("embeddings of another model must not be scored")
+
+        def score_batch(self, context: Conversation, replies: Sequence[str]) -> list[float]:
+            return [float(len(r)) for r in replies]
+
+        def score(self, context: Conversation, reply: str) -> float:
+            raise AssertionError("score_batch should have been used")
+
+    backend = RecordingBackend(["x", "xyz", "xy"])  # its name is "recording"
+    target = RejectionSamplingTarget(info("rs3"), backend, OtherBackbonePM(), k=3)
+    assert [r.text for r in target.reply(CONVERSATION)] == ["xyz", "xy"]
+    assert backend.calls[0]["embed"] is False
+    OtherBackbonePM.backbone = "recording"  # the same model: its hidden states are usable
+    assert embeddings_usable(OtherBackbonePM(), backend)
 
 
 def test_rs_cannot_return_more_than_k() -> None:

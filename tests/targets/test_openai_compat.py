@@ -151,7 +151,7 @@ def test_servers_ignoring_n_get_concurrent_requests_within_the_limit(
 def test_429_then_200_is_retried_honouring_retry_after(
     scripted: Callable[..., ScriptedServer],
 ) -> None:
-    answers = iter([(429, {"error": "slow down"}, {"Retry-After": "0.3"})])
+    answers: Iterator[Reply] = iter([(429, {"error": "slow down"}, {"Retry-After": "0.3"})])
     server = scripted(lambda body: next(answers, (200, chat_answer("fine"), {})))
     started = time.perf_counter()
     samples = backend(server.url).generate(HELLO)
@@ -222,7 +222,7 @@ def test_a_closed_port_is_unavailable() -> None:
 
 
 def test_empty_replies_are_asked_again_then_fail(scripted: Callable[..., ScriptedServer]) -> None:
-    answers = iter([(200, chat_answer("", "kept"), {})])
+    answers: Iterator[Reply] = iter([(200, chat_answer("", "kept"), {})])
     server = scripted(lambda body: next(answers, (200, chat_answer("second try"), {})))
     samples = backend(server.url).generate(HELLO, n=2)
     assert [s.text for s in samples] == ["kept", "second try"]
@@ -235,7 +235,7 @@ def test_empty_replies_are_asked_again_then_fail(scripted: Callable[..., Scripte
 def test_overflow_drops_oldest_unpinned_turns_and_keeps_the_prompt(
     scripted: Callable[..., ScriptedServer],
 ) -> None:
-    overflow = (
+    overflow: Reply = (
         400,
         {"error": {"message": "maximum context length is 64", "code": "context_length_exceeded"}},
         {},

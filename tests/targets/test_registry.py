@@ -21,6 +21,7 @@ from redline.targets.defences import PromptedTarget, RejectionSamplingTarget
 from redline.targets.models import CATALOGUE
 from redline.targets.registry import (
     NAME_RE,
+    TargetDefinition,
     available_targets,
     build_target,
     builtin_definitions,
@@ -77,7 +78,7 @@ class ConstantScorer:
 
 
 @pytest.mark.parametrize("definition", builtin_definitions(), ids=lambda d: d.info.name)
-def test_builtin_target_metadata(definition) -> None:  # type: ignore[no-untyped-def]
+def test_builtin_target_metadata(definition: TargetDefinition) -> None:
     info = definition.info
     match = NAME_RE.match(info.name)
     assert match, f"{info.name} is not family-size/defence"

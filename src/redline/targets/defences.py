@@ -161,6 +161,27 @@ def _accepts(fn: Any, parameter: str) -> bool:
         return False
 
 
+def embeddings_usable(scorer: Scorer, backend: Backend) -> bool:
+    """Whether the scorer can score the hidden states this backend returns while sampling.
+
+    Hidden states are only comparable with the scorer's features when they come from the
+    same model: a scorer may decide (``accepts_embeddings_from(backend)``), or name its
+    ``backbone``, which must then equal the backend's model name. A scorer that says
+    neither is trusted (test doubles, scorers built for one backend).
+    """
+    if not callable(getattr(scorer, "score_embeddings", None)):
+        return False
+    if not _accepts(backend.generate, "embed"):
+        return False
+    decide = getattr(scorer, "accepts_embeddings_from", None)
+    if callable(decide):
+        return bool(decide(backend))
+    backbone = getattr(scorer, "backbone", None)
+    if backbone:
+        return str(backbone) == str(getattr(backend, "name", ""))
+    return True
+
+
 class PromptedTarget:
     """``plain`` and ``hhh``: a few-shot prompt in front of the conversation, ``n`` samples."""
 
@@ -206,7 +227,7 @@ def score_samples(context: Conversation, samples: Sequence[Sample], scorer: Scor
     call, then one call per reply."""
     embeddings = [s.meta.get("embedding") for s in samples]
     score_embeddings = getattr(scorer, "score_embeddings", None)
-    if callable(score_embeddings) and all(e is not None for e in embeddings):
+    if callable(score_embeddings) and embeddings and all(e is not None for e in embeddings):
         scores = list(score_embeddings(embeddings))
     elif callable(score_batch := getattr(scorer, "score_batch", None)):
         scores = list(score_batch(context, [s.text for s in samples]))
@@ -241,8 +262,8 @@ class RejectionSamplingTarget:
     """``rsK``: K samples from the HHH-prompted model, the ``n`` least harmful shown.
 
     One batched ``generate(n=k)`` call; when the scorer can score hidden states
-    (``score_embeddings``) and the backend can return them (``embed=True``), scoring costs
-    no second forward pass.
+    (``score_embeddings``) of this very model (:func:`embeddings_usable`) and the backend
+    can return them (``embed=True``), scoring costs no second forward pass.
     """
 
     def __init__(
@@ -268,9 +289,7 @@ class RejectionSamplingTarget:
             max_tokens=max_tokens,
             temperature=temperature,
         )
-        self._embed = callable(getattr(scorer, "score_embeddings", None)) and _accepts(
-            backend.generate, "embed"
-        )
+        self._embed = embeddings_usable(scorer, backend)
 
     @property
     def backend(self) -> Backend:

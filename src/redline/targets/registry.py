@@ -135,12 +135,12 @@ def _user_definition(raw: Any, source: str, index: int, base_dir: Path) -> Targe
             raise fail(key, f"expected {expected.__name__}, got {value!r}")
     if "name" not in raw:
         raise fail("name", "missing; use family-size/defence, e.g. llama3-8b/hhh")
-    name = raw["name"]
+    name: str = raw["name"]
     match = NAME_RE.match(name)
     if not match:
         raise fail("name", "must look like family-size/defence in lower case, e.g. llama3-8b/hhh")
     try:
-        defence = parse_defence(raw.get("defence", match["defence"]), k=raw.get("k"))
+        defence = parse_defence(str(raw.get("defence", match["defence"])), k=raw.get("k"))
     except ConfigError as exc:
         raise fail("defence", str(exc)) from exc
     if defence.name != match["defence"]:
@@ -202,7 +202,7 @@ def _user_definition(raw: Any, source: str, index: int, base_dir: Path) -> Targe
         config["k"] = defence.k
     info = TargetInfo(
         name=name,
-        family=raw.get("family", match["family"]),
+        family=str(raw.get("family", match["family"])),
         size_label=size_label,
         num_params=num_params,
         model_type=defence.model_type,
@@ -275,16 +275,18 @@ def _make_backend(definition: TargetDefinition, settings: Settings) -> Backend:
     if definition.backend == "openai":
         from redline.targets.backends.openai_compat import OpenAICompatBackend
 
-        kwargs = {
+        http_kwargs: dict[str, Any] = {
             k: opts[k]
             for k in ("api_key_env", "timeout_s", "max_retries", "max_concurrency", "chat")
             if k in opts
         }
-        return OpenAICompatBackend(opts["base_url"], definition.model, **kwargs)
+        return OpenAICompatBackend(opts["base_url"], definition.model, **http_kwargs)
     from redline.targets.backends.llamacpp import LlamaCppBackend
 
-    kwargs = {k: opts[k] for k in ("n_ctx", "n_threads", "timeout_s") if k in opts}
-    return LlamaCppBackend(definition.model, settings=settings, **kwargs)
+    llama_kwargs: dict[str, Any] = {
+        k: opts[k] for k in ("n_ctx", "n_threads", "timeout_s") if k in opts
+    }
+    return LlamaCppBackend(definition.model, settings=settings, **llama_kwargs)
 
 
 def _default_scorer(settings: Settings) -> Scorer:
