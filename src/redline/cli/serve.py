@@ -1,0 +1,89 @@
+"""``redline serve``: the red-team web platform (FastAPI on uvicorn) over the store."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import typer
+
+from redline.cli.app import app, console, state
+from redline.config import Settings
+
+_TOKEN_IN_PATH = re.compile(r"(/invite/)[A-Za-z0-9_-]+")
+
+
+class _RedactTokens(logging.Filter):
+    """Access logs must not carry invite or login tokens."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _TOKEN_IN_PATH.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args
+            )
+        return True
+
+
+def _default_targets(settings: Settings, names: list[str]) -> list[str] | None:
+    """Without a configured pool: the plain and HHH-prompted built-ins. Rejection-sampling
+    targets need a trained preference model, so they join when listed explicitly."""
+    if names or settings.raw.get("campaign", {}).get("targets"):
+        return names or None
+    from redline.targets.registry import available_targets
+
+    return [t.name for t in available_targets(settings) if not t.defence.startswith("rs")]
+
+
+@app.command("serve")
+def serve(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(8000, "--port", help="TCP port."),
+    target: list[str] = typer.Option(
+        [], "--target", "-t", help="A campaign target (repeatable); default: [campaign] targets."
+    ),
+    scripted: bool = typer.Option(
+        False, "--scripted", help="Only the instant scripted target (demos, load tests)."
+    ),
+    new_admin_link: bool = typer.Option(
+        False, "--new-admin-link", help="Print a fresh one-time login link for the first admin."
+    ),
+    log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
+) -> None:
+    """Start the red-team web platform.
+
+    On first start (no admin yet) it creates an admin and prints a one-time login URL.
+    Models load on the first turn that needs them.
+
+    Example: redline serve --port 8000
+    """
+    import uvicorn
+
+    from redline.platform import accounts, create_app
+    from redline.targets.scripted import SCRIPTED_INFO
+
+    st = state(ctx)
+    settings, store = st.settings, st.store
+    if scripted:
+        names: list[str] | None = [SCRIPTED_INFO.name]
+    else:
+        names = _default_targets(settings, list(target))
+    web = create_app(store, settings, target_names=names)
+    pool = web.state.platform.campaign.config.targets
+    token = accounts.ensure_first_admin(store)
+    if token is None and new_admin_link:
+        admin_id = accounts.first_admin_id(store)
+        token = accounts.login_link_token(store, admin_id) if admin_id is not None else None
+    shown = "localhost" if host in {"0.0.0.0", "::"} else host
+    console.print(
+        f"Redline on http://{shown}:{port}/ with targets: " + ", ".join(t.name for t in pool)
+    )
+    if token is not None:
+        console.print(
+            f"Admin login (one-time, valid 24 h): http://{shown}:{port}/invite/{token}",
+            markup=False,
+            highlight=False,
+        )
+    console.file.flush()
+    logging.getLogger("uvicorn.access").addFilter(_RedactTokens())
+    uvicorn.run(web, host=host, port=port, log_level=log_level)
