@@ -1,0 +1,95 @@
+"""Review settings: the tag vocabulary, how many tags, skips, previews and surveys.
+
+Read from the ``[review]`` table of redline.toml, for example::
+
+    [review]
+    tags_file = "my_tags.json"      # a JSON list, or {"tags": [...]}; or: tags = ["...", ...]
+    max_tags = 2
+    reassign_skipped = true          # a skipped item goes to another reviewer
+    preview_chars = 200
+    survey_every = 10                # the well-being survey after every N reviews
+
+Defaults follow the paper: 20 tags, up to 2 per review, a survey every 10 reviews.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from redline.config import Settings
+from redline.errors import ConfigError
+from redline.review.tags import load_tags, read_tag_file
+
+DEFAULT_MAX_TAGS = 2
+DEFAULT_PREVIEW_CHARS = 200
+DEFAULT_SURVEY_EVERY = 10
+NOTE_MAX_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class ReviewConfig:
+    """How the review task behaves; the defaults are the paper's."""
+
+    tags: tuple[str, ...]
+    max_tags: int = DEFAULT_MAX_TAGS
+    reassign_skipped: bool = True
+    preview_chars: int = DEFAULT_PREVIEW_CHARS
+    survey_every: int = DEFAULT_SURVEY_EVERY
+    note_max_chars: int = NOTE_MAX_CHARS
+
+    def __post_init__(self) -> None:
+        if not self.tags:
+            raise ConfigError("[review] the tag vocabulary is empty")
+        if len(set(self.tags)) != len(self.tags):
+            raise ConfigError("[review] the tag vocabulary lists a tag twice")
+        if self.max_tags < 0:
+            raise ConfigError("[review] max_tags must be >= 0")
+        if self.preview_chars < 20:
+            raise ConfigError("[review] preview_chars must be at least 20")
+        if self.survey_every < 1:
+            raise ConfigError("[review] survey_every must be at least 1")
+
+    @classmethod
+    def default(cls) -> ReviewConfig:
+        return cls(tags=load_tags())
+
+
+def _int(section: dict[str, Any], key: str, default: int) -> int:
+    value = section.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"[review] {key} must be a whole number, not {value!r}")
+    return value
+
+
+def review_config(settings: Settings, cwd: Path | None = None) -> ReviewConfig:
+    """The review settings from redline.toml's ``[review]`` table (defaults otherwise).
+
+    A relative ``tags_file`` is read relative to ``cwd`` (where redline.toml lives).
+    """
+    section: dict[str, Any] = dict(settings.raw.get("review", {}))
+    if "tags" in section and "tags_file" in section:
+        raise ConfigError("[review] give either tags or tags_file, not both")
+    if "tags" in section:
+        raw = section["tags"]
+        if not isinstance(raw, list) or not all(isinstance(t, str) and t.strip() for t in raw):
+            raise ConfigError("[review] tags must be a list of non-empty strings")
+        tags = tuple(t.strip() for t in raw)
+    elif "tags_file" in section:
+        path = Path(str(section["tags_file"]))
+        if not path.is_absolute():
+            path = (cwd or Path.cwd()) / path
+        tags = read_tag_file(path)
+    else:
+        tags = load_tags()
+    reassign = section.get("reassign_skipped", True)
+    if not isinstance(reassign, bool):
+        raise ConfigError("[review] reassign_skipped must be true or false")
+    return ReviewConfig(
+        tags=tags,
+        max_tags=_int(section, "max_tags", DEFAULT_MAX_TAGS),
+        reassign_skipped=reassign,
+        preview_chars=_int(section, "preview_chars", DEFAULT_PREVIEW_CHARS),
+        survey_every=_int(section, "survey_every", DEFAULT_SURVEY_EVERY),
+    )
