@@ -394,6 +394,15 @@ class CampaignService:
             session.flush()
             return TurnView.of(turn)
 
+    def abandon(self, attempt_id: int, person_id: int) -> None:
+        """Give up an attempt without a rating (a chat left half-way); it no longer counts
+        toward the task. Finished attempts stay as they are."""
+        with self._locks[attempt_id % _LOCK_STRIPES], self.store.transaction() as session:
+            attempt = self._own_attempt(session, attempt_id, person_id)
+            if attempt.status is AttemptStatus.IN_PROGRESS:
+                attempt.status = AttemptStatus.ABANDONED
+                attempt.finished_at = self._clock()
+
     def finish(
         self,
         attempt_id: int,

@@ -21,11 +21,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from redline.campaign import CampaignService, ResolveTarget, campaign_config
+from redline.campaign.targets import default_resolver, target_infos
 from redline.campaign.timing import model_seconds
 from redline.config import Settings
 from redline.errors import RedlineError
 from redline.platform.security import load_or_create_secret
-from redline.platform.targets import default_resolver, target_infos
 from redline.platform.web import HERE, Platform, check_csrf, render
 from redline.store import Store
 from redline.targets.base import TargetInfo

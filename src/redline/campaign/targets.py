@@ -1,4 +1,4 @@
-"""Which targets the platform offers and how it builds them, without loading models.
+"""Which targets a campaign offers and how they are built, without loading models.
 
 The registry gives identities (``available_targets``) cheaply; models are built on the
 first turn that needs them (``build_target`` caches them per process). The scripted
