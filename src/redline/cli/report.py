@@ -1,0 +1,89 @@
+"""``redline report``: every analysis of the store as one self-contained HTML page."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from redline.cli.app import app, console, err_console, state
+
+
+class EmbeddingChoice(StrEnum):
+    TFIDF = "tfidf"
+    LM = "lm"
+
+
+@app.command()
+def report(
+    ctx: typer.Context,
+    out: Path | None = typer.Option(
+        None, "--out", help="Output folder (default: DATA_DIR/reports/report)."
+    ),
+    embeddings: EmbeddingChoice = typer.Option(
+        EmbeddingChoice.TFIDF,
+        "--embeddings",
+        help="tfidf: fast, scales to the full dataset. lm: SmolLM2 hidden states (slow, cached).",
+    ),
+    lm_model: str = typer.Option(
+        "smollm2-135m", "--lm-model", help="GGUF model for --embeddings lm."
+    ),
+    bootstrap: int = typer.Option(1000, "--bootstrap", min=100, help="Bootstrap resamples."),
+    max_map_points: int = typer.Option(
+        15000, "--max-map-points", min=100, help="Points in the interactive attack map."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed for bootstrap, UMAP and sampling."),
+) -> None:
+    """Write report.html (figures embedded), figure files and attack_map.html.
+
+    Example: redline report --out ./report
+    """
+    from redline.analysis import attempts_frame
+    from redline.analysis.embeddings import LMEmbedder, TfidfSvdEmbedder
+    from redline.analysis.report import STEPS, build_report
+    from redline.analysis.texts import transcripts_frame
+
+    st = state(ctx)
+    target = out or st.settings.reports_dir / "report"
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("loading the store", total=len(STEPS) + 1)
+        with st.store.session() as session:
+            frame = attempts_frame(session)
+            texts = transcripts_frame(session)
+        bar.advance(task)
+        if embeddings is EmbeddingChoice.LM:
+            lm_task = bar.add_task(f"embedding with {lm_model}", total=len(texts))
+            embed = LMEmbedder(
+                lm_model,
+                cache_dir=st.settings.cache_dir / "embeddings",
+                progress=lambda n: bar.advance(lm_task, n),
+            )
+        else:
+            embed = TfidfSvdEmbedder(seed=seed)
+
+        def advance(name: str) -> None:
+            bar.update(task, advance=1, description=f"done: {name}")
+
+        result = build_report(
+            frame,
+            texts,
+            target,
+            embed=embed,
+            n_boot=bootstrap,
+            seed=seed,
+            max_map_points=max_map_points,
+            progress=advance,
+        )
+    for note in result.notes:
+        err_console.print(f"note: {note}", markup=False, highlight=False)
+    total = sum(v for k, v in result.timings.items() if not k.startswith("attack map:"))
+    console.print(f"wrote {result.path} ({len(result.figures)} figure files, {total:.1f} s)")
