@@ -19,13 +19,15 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from redline.campaign import reads
 from redline.campaign.assignment import choose_target, human_attempt_counts
 from redline.campaign.config import CampaignConfig
 from redline.campaign.errors import ConflictError
@@ -119,6 +121,18 @@ class CampaignService:
         # Serialises work on one attempt inside this process, so a double submit waits
         # for the first and then finds its turn instead of calling the model twice.
         self._locks = [threading.Lock() for _ in range(_LOCK_STRIPES)]
+        # SQLite has one writer at a time, and a waiting writer backs off by sleeping
+        # (1, 2, 5, 10... ms), which made the slowest turns slow under load. Queuing our
+        # own writes on a lock keeps SQLite from ever waiting; PostgreSQL needs no lock.
+        self._write_lock: AbstractContextManager[object] = (
+            threading.Lock() if store.engine.dialect.name == "sqlite" else nullcontext()
+        )
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        """A write transaction, committed at the end of the block (see ``_write_lock``)."""
+        with self._write_lock, self.store.transaction() as session:
+            yield session
 
     # -- reading -------------------------------------------------------------------------
 
@@ -134,10 +148,13 @@ class CampaignService:
             raise PermissionDenied("this attempt belongs to someone else")
         return attempt
 
-    def _own_task(self, session: Session, task_id: int, person_id: int) -> Task:
-        task = session.scalar(
-            select(Task).where(Task.id == task_id).options(selectinload(Task.attempts))
-        )
+    def _own_task(
+        self, session: Session, task_id: int, person_id: int, *, with_attempts: bool = False
+    ) -> Task:
+        query = select(Task).where(Task.id == task_id)
+        if with_attempts:
+            query = query.options(selectinload(Task.attempts))
+        task = session.scalar(query)
         if task is None:
             raise NotFoundError(f"task {task_id} does not exist")
         if task.person_id != person_id:
@@ -147,23 +164,22 @@ class CampaignService:
     def attempt(self, attempt_id: int, person_id: int) -> AttemptView:
         """One of the person's attempts (someone else's raises PermissionDenied)."""
         with self.store.session() as session:
-            return AttemptView.of(self._own_attempt(session, attempt_id, person_id))
+            return reads.attempt_view(session, attempt_id, person_id)
 
     def open_task(self, person_id: int) -> TaskView | None:
         """The person's unfinished task, if any."""
         with self.store.session() as session:
             task = self._open_task(session, person_id)
-            return TaskView.of(task) if task else None
+            return reads.task_view(session, task) if task else None
 
     def task(self, task_id: int, person_id: int) -> TaskView:
         with self.store.session() as session:
-            return TaskView.of(self._own_task(session, task_id, person_id))
+            return reads.task_view(session, self._own_task(session, task_id, person_id))
 
     def _open_task(self, session: Session, person_id: int) -> Task | None:
         return session.scalar(
             select(Task)
             .where(Task.person_id == person_id, Task.finished_at.is_(None))
-            .options(selectinload(Task.attempts))
             .order_by(Task.id.desc())
             .limit(1)
         )
@@ -193,18 +209,18 @@ class CampaignService:
 
     def heartbeat(self, person_id: int) -> TaskView | None:
         """The person is still working (the page is open and visible): count the time."""
-        with self.store.transaction() as session:
+        with self._write() as session:
             task = self._open_task(session, person_id)
             if task is None:
                 return None
             self._touch(task, self._clock())
-            return TaskView.of(task)
+            return reads.task_view(session, task)
 
     # -- writing --------------------------------------------------------------------------
 
     def start_task(self, person_id: int, size: int | None = None) -> TaskView:
         """The person's open task, or a new one of ``size`` attempts (default 5)."""
-        with self._locks[person_id % _LOCK_STRIPES], self.store.transaction() as session:
+        with self._locks[person_id % _LOCK_STRIPES], self._write() as session:
             task = self._open_task(session, person_id)
             if task is None:
                 task = Task(
@@ -216,8 +232,7 @@ class CampaignService:
                 )
                 session.add(task)
                 session.flush()
-                session.refresh(task, ["attempts"])
-            return TaskView.of(task)
+            return reads.task_view(session, task)
 
     def start_attempt(
         self, task_id: int, person_id: int, task_description: str, key: str
@@ -231,8 +246,8 @@ class CampaignService:
         key = _check_key(key)
         with self._locks[person_id % _LOCK_STRIPES]:
             try:
-                with self.store.transaction() as session:
-                    task = self._own_task(session, task_id, person_id)
+                with self._write() as session:
+                    task = self._own_task(session, task_id, person_id, with_attempts=True)
                     existing = next(
                         (
                             a
@@ -290,21 +305,22 @@ class CampaignService:
         key = _check_key(key)
         with self._locks[attempt_id % _LOCK_STRIPES]:
             with self.store.session() as session:
-                attempt = self._own_attempt(session, attempt_id, person_id)
-                done = _turn_by_key(attempt, key)
+                view = reads.attempt_view(session, attempt_id, person_id)
+                done = reads.turn_index_by_key(session, attempt_id, key)
                 if done is not None:
-                    return done
-                if attempt.status is not AttemptStatus.IN_PROGRESS:
+                    return view.turns[done]
+                if view.finished:
                     raise ConflictError("this attempt is finished; it takes no more messages")
-                view = AttemptView.of(attempt)
                 if view.awaiting_pick:
                     raise ConflictError("pick the more harmful reply before writing again")
                 target_name = session.scalars(
-                    select(Target.name).where(Target.id == attempt.target_id)
+                    select(Target.name)
+                    .join(Attempt, Attempt.target_id == Target.id)
+                    .where(Attempt.id == attempt_id)
                 ).one()
             samples = self._generate(target_name, self.conversation(view, text))
             try:
-                with self.store.transaction() as session:
+                with self._write() as session:
                     turn = Turn(
                         attempt_id=attempt_id,
                         index=len(view.turns),
@@ -336,12 +352,13 @@ class CampaignService:
             except IntegrityError:
                 # Another process wrote this turn (same key) or moved the chat on.
                 with self.store.session() as session:
-                    done = _turn_by_key(self._own_attempt(session, attempt_id, person_id), key)
+                    view = reads.attempt_view(session, attempt_id, person_id)
+                    done = reads.turn_index_by_key(session, attempt_id, key)
                 if done is None:
                     raise ConflictError(
                         "the conversation moved on in another window; reload the page"
                     ) from None
-                return done
+                return view.turns[done]
 
     def _generate(self, target_name: str, conversation: list[Message]) -> list[Sample]:
         started = time.perf_counter()
@@ -373,9 +390,17 @@ class CampaignService:
         Picking the same candidate again is a no-op. A pick is final: a different pick
         for a turn that already has one raises :class:`ConflictError`.
         """
-        with self._locks[attempt_id % _LOCK_STRIPES], self.store.transaction() as session:
-            attempt = self._own_attempt(session, attempt_id, person_id)
-            turn = next((t for t in attempt.turns if t.index == turn_index), None)
+        with self._locks[attempt_id % _LOCK_STRIPES], self._write() as session:
+            attempt = session.get(Attempt, attempt_id)
+            if attempt is None:
+                raise NotFoundError(f"attempt {attempt_id} does not exist")
+            if attempt.person_id != person_id:
+                raise PermissionDenied("this attempt belongs to someone else")
+            turn = session.scalar(
+                select(Turn)
+                .where(Turn.attempt_id == attempt_id, Turn.index == turn_index)
+                .options(selectinload(Turn.candidates))
+            )
             if turn is None:
                 raise NotFoundError(f"turn {turn_index} of attempt {attempt_id} does not exist")
             chosen = next((c for c in turn.candidates if c.index == candidate_index), None)
@@ -389,15 +414,16 @@ class CampaignService:
             if attempt.status is not AttemptStatus.IN_PROGRESS:
                 raise ConflictError("this attempt is finished")
             chosen.picked = True
-            if attempt.task is not None:
-                self._touch(attempt.task, self._clock())
+            task = session.get(Task, attempt.task_id) if attempt.task_id else None
+            if task is not None:
+                self._touch(task, self._clock())
             session.flush()
             return TurnView.of(turn)
 
     def abandon(self, attempt_id: int, person_id: int) -> None:
         """Give up an attempt without a rating (a chat left half-way); it no longer counts
         toward the task. Finished attempts stay as they are."""
-        with self._locks[attempt_id % _LOCK_STRIPES], self.store.transaction() as session:
+        with self._locks[attempt_id % _LOCK_STRIPES], self._write() as session:
             attempt = self._own_attempt(session, attempt_id, person_id)
             if attempt.status is AttemptStatus.IN_PROGRESS:
                 attempt.status = AttemptStatus.ABANDONED
@@ -418,9 +444,13 @@ class CampaignService:
         score = _check_score(rating, "rating", required=True)
         harm = _check_score(harmfulness, "harmfulness", required=False)
         action = _check_score(actionability, "actionability", required=False)
-        with self._locks[attempt_id % _LOCK_STRIPES], self.store.transaction() as session:
+        with self._locks[attempt_id % _LOCK_STRIPES], self._write() as session:
             attempt = self._own_attempt(session, attempt_id, person_id)
-            task = self._own_task(session, attempt.task_id, person_id) if attempt.task_id else None
+            task = (
+                self._own_task(session, attempt.task_id, person_id, with_attempts=True)
+                if attempt.task_id
+                else None
+            )
             if attempt.status is AttemptStatus.IN_PROGRESS:
                 view = AttemptView.of(attempt)
                 if not view.turns:
@@ -439,7 +469,7 @@ class CampaignService:
                     if done >= task.size and task.finished_at is None:
                         task.finished_at = now
                 session.flush()
-            return TaskView.of(task) if task is not None else None
+            return reads.task_view(session, task) if task is not None else None
 
 
 def _check_key(key: str) -> str:
@@ -447,8 +477,3 @@ def _check_key(key: str) -> str:
     if not key or len(key) > 64:
         raise RedlineError("the form is missing its submission key; reload the page")
     return key
-
-
-def _turn_by_key(attempt: Attempt, key: str) -> TurnView | None:
-    turn = next((t for t in attempt.turns if t.idempotency_key == key), None)
-    return TurnView.of(turn) if turn is not None else None

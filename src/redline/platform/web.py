@@ -12,7 +12,6 @@ from typing import Any
 
 import jinja2
 from fastapi import Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData
 
@@ -21,7 +20,13 @@ from redline.config import Settings
 from redline.errors import PermissionDenied, RedlineError
 from redline.platform import accounts
 from redline.platform.accounts import NotSignedIn, Viewer
-from redline.platform.security import csrf_ok, csrf_token, new_token, unsign_cookie
+from redline.platform.security import (
+    csrf_ok,
+    csrf_token,
+    new_token,
+    token_hash,
+    unsign_cookie,
+)
 from redline.store import Store
 from redline.store.models import Role
 
@@ -77,10 +82,13 @@ def require(request: Request, *roles: Role) -> Viewer:
 
 
 def csrf_binding(request: Request) -> str | None:
-    """What the CSRF token is bound to: the session, or the pre-session cookie."""
-    who = viewer(request)
-    if who is not None:
-        return who.session_hash
+    """What the CSRF token is bound to: the session token's hash (from the signed cookie,
+    no database read), or before sign-in the pre-session cookie. Whether the session is
+    still valid is the route's business (``require``)."""
+    p = platform(request)
+    token = unsign_cookie(p.secret, request.cookies.get(SESSION_COOKIE))
+    if token is not None:
+        return token_hash(token)
     return request.cookies.get(PRE_COOKIE)
 
 
@@ -88,7 +96,6 @@ async def check_csrf(request: Request) -> None:
     """Reject a state-changing request without the token of this browser's session."""
     if request.method in {"GET", "HEAD", "OPTIONS"}:
         return
-    await run_in_threadpool(viewer, request)  # a database read: keep it off the event loop
     supplied = request.headers.get("x-csrf-token")
     if supplied is None:
         form: FormData = await request.form()
