@@ -1,0 +1,52 @@
+"""Validation: on data shaped like reference_stats.json, Table 1 and the per-cell means
+reproduce the published numbers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from redline.analysis import attempts_frame, cell_summary
+from redline.analysis.success import attack_success
+from redline.datasets import import_file
+from redline.datasets.synthetic import synthetic_red_team_records, write_synthetic
+from redline.store import Store
+
+
+def _check(table, reference: dict) -> None:
+    got = {(r.model_type, r.size_label): r for r in table.itertuples()}
+    for cell in reference["cells"]:
+        row = got[(cell["model_type"], cell["num_params"])]
+        assert row.n == cell["n"]
+        assert round(row.mean_min_harmlessness, 3) == pytest.approx(cell["mean_min_harmlessness"])
+
+
+def _reference(shared_data: Path) -> dict:
+    return json.loads(
+        (shared_data / "red-team-attempts-reference" / "reference_stats.json").read_text()
+    )
+
+
+def test_table1_and_cell_means_reproduce_reference(shared_data: Path, make_frame) -> None:
+    frame = make_frame(synthetic_red_team_records(seed=0))
+    reference = _reference(shared_data)
+    _check(cell_summary(frame), reference)
+    _check(attack_success(frame, n_boot=100), reference)
+    share = (frame["rating"] >= 3).mean()
+    assert share == pytest.approx((4249 + 8934) / 38961)
+
+
+@pytest.mark.slow
+def test_through_the_store(shared_data: Path, tmp_path: Path) -> None:
+    path = tmp_path / "synthetic.json.gz"
+    write_synthetic(path)
+    store = Store(f"sqlite:///{tmp_path / 'r.db'}")
+    try:
+        import_file(store, path)
+        with store.session() as session:
+            frame = attempts_frame(session)
+    finally:
+        store.dispose()
+    _check(cell_summary(frame), _reference(shared_data))
