@@ -19,8 +19,11 @@ def test_attempts_per_person_and_concentration(frame_2k: pd.DataFrame) -> None:
     assert table["n"].is_monotonic_decreasing
     conc = concentration(table, 0.8)
     sorted_counts = np.sort(counts.to_numpy())[::-1]
-    k = next(i + 1 for i in range(len(sorted_counts))
-             if sorted_counts[: i + 1].sum() >= 0.8 * len(frame_2k))
+    k = next(
+        i + 1
+        for i in range(len(sorted_counts))
+        if sorted_counts[: i + 1].sum() >= 0.8 * len(frame_2k)
+    )
     assert conc.people == k and conc.total_people == len(counts)
     assert "80% of attacks" in conc.sentence()
 

@@ -27,7 +27,10 @@ def test_point_estimates_equal_groupby(frame_2k: pd.DataFrame) -> None:
 def test_paper_order_and_sizes_by_parameters(frame_2k: pd.DataFrame) -> None:
     table = attack_success(frame_2k, n_boot=100)
     assert list(dict.fromkeys(table["model_type"])) == [
-        "plain lm", "context distillation", "rejection sampling", "rlhf"
+        "plain lm",
+        "context distillation",
+        "rejection sampling",
+        "rlhf",
     ]
     assert list(table["size_label"][:3]) == ["2.7B", "13B", "52B"]
 
@@ -36,8 +39,9 @@ def test_bootstrap_matches_scipy_and_normal_theory() -> None:
     rng = np.random.default_rng(4)
     values = rng.normal(1.0, 2.0, size=400)
     mean, lo, hi = mean_ci(values, n_boot=4000, seed=1)
-    ref = stats.bootstrap((values,), np.mean, n_resamples=4000, method="percentile",
-                          random_state=2).confidence_interval
+    ref = stats.bootstrap(
+        (values,), np.mean, n_resamples=4000, method="percentile", random_state=2
+    ).confidence_interval
     assert lo == pytest.approx(ref.low, abs=0.04) and hi == pytest.approx(ref.high, abs=0.04)
     half = 1.96 * values.std(ddof=1) / np.sqrt(len(values))
     assert lo == pytest.approx(mean - half, abs=0.05) and hi == pytest.approx(mean + half, abs=0.05)

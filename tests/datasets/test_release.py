@@ -20,11 +20,14 @@ def test_release_redacts_and_documents(tmp_path: Path, sqlite_store) -> None:
     import_file(sqlite_store, path)
     with sqlite_store.session() as session:
         report = build_release(session, tmp_path / "rel")
-    out = [json.loads(line) for line in gzip.open(tmp_path / "rel/red_team_attempts.jsonl.gz", "rt")]
+    out = [
+        json.loads(line) for line in gzip.open(tmp_path / "rel/red_team_attempts.jsonl.gz", "rt")
+    ]
     assert len(out) == 600 == report.records
     assert not any(find_pii(r["transcript"]) or find_pii(r["task_description"]) for r in out)
-    expected = sum(bool(find_pii(r["transcript"]) or find_pii(r["task_description"]))
-                   for r in records)
+    expected = sum(
+        bool(find_pii(r["transcript"]) or find_pii(r["task_description"])) for r in records
+    )
     assert report.records_redacted == expected > 0
     assert "[EMAIL]" in out[0]["transcript"]
     sheet = (tmp_path / "rel/DATASHEET.md").read_text()
