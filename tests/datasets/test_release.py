@@ -20,9 +20,8 @@ def test_release_redacts_and_documents(tmp_path: Path, sqlite_store) -> None:
     import_file(sqlite_store, path)
     with sqlite_store.session() as session:
         report = build_release(session, tmp_path / "rel")
-    out = [
-        json.loads(line) for line in gzip.open(tmp_path / "rel/red_team_attempts.jsonl.gz", "rt")
-    ]
+    with gzip.open(tmp_path / "rel/red_team_attempts.jsonl.gz", "rt") as fh:
+        out = [json.loads(line) for line in fh]
     assert len(out) == 600 == report.records
     assert not any(find_pii(r["transcript"]) or find_pii(r["task_description"]) for r in out)
     expected = sum(
