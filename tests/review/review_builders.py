@@ -97,7 +97,9 @@ def build(
         ids = []
         for n in range(per_target):
             author = world.redteamers[n % redteamers]
-            aid = add_attempt(store, target_id, author, rating=float(n % 5), human=f"{name} #{n}")
+            aid = add_attempt(
+                store, target_id, author, rating=float(n % 5), human=f"question {n} about locks"
+            )
             world.author[aid] = author
             ids.append(aid)
         for _ in range(unfinished):
