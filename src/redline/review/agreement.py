@@ -166,8 +166,12 @@ def complete_matrix(items: Sequence[RatedItem], k: int, *, with_author: bool) ->
 
 def ragged_matrix(items: Sequence[RatedItem], *, with_author: bool) -> NDArray[np.float64]:
     """Items x rater slots for alpha, every rating kept, NaN where an item has fewer."""
-    rows = [list(i.reviewer_ratings) + ([i.author_rating] if with_author else []) for i in items]
-    rows = [[np.nan if v is None else float(v) for v in row] for row in rows]
+    rows: list[list[float]] = []
+    for item in items:
+        values: list[int | None] = [*item.reviewer_ratings]
+        if with_author:
+            values.append(item.author_rating)
+        rows.append([np.nan if v is None else float(v) for v in values])
     width = max((len(r) for r in rows), default=0)
     out = np.full((len(rows), width), np.nan)
     for n, row in enumerate(rows):
@@ -260,7 +264,7 @@ def tag_counts(
     add("imported", attempt_tags)
     known = set(vocabulary)
     order = list(vocabulary) + sorted(set(counts) - known)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for tag in order:
         c = counts.get(tag, Counter())
         rows.append(

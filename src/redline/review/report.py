@@ -36,7 +36,8 @@ def rated_items(store: Store) -> list[RatedItem]:
         ).all()
         by_attempt: dict[int, list[tuple[tuple[datetime, int], int]]] = defaultdict(list)
         for review_id, attempt_id, rating, completed in rows:
-            by_attempt[attempt_id].append((_order_key(completed, review_id), int(rating)))
+            if rating is not None:
+                by_attempt[attempt_id].append((_order_key(completed, review_id), int(rating)))
         authors: dict[int, float | None] = {}
         ids = sorted(by_attempt)
         for start in range(0, len(ids), 5000):  # keep IN lists bounded

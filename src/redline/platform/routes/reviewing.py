@@ -45,7 +45,7 @@ def service(request: Request) -> ReviewService:
         p = platform(request)
         found = ReviewService(p.store, review_config(p.settings))
         state.review_service = found
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def _reviewer(request: Request) -> int:
