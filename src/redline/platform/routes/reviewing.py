@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
 from redline.errors import RedlineError
@@ -128,6 +128,16 @@ async def save_wellbeing(request: Request) -> Response:
 def admin_page(request: Request) -> Response:
     require(request, Role.ADMIN)
     return _admin(request)
+
+
+@router.get("/admin/summary.json")
+def admin_summary(request: Request) -> JSONResponse:
+    """The review panels as JSON (progress, agreement, tags, well-being), for the live
+    admin dashboard to poll or embed."""
+    require(request, Role.ADMIN)
+    p = platform(request)
+    report = agreement_report(p.store, service(request).config.tags, n_boot=PAGE_BOOTSTRAP)
+    return JSONResponse(report | {"wellbeing": wellbeing_summary(p.store)})
 
 
 def _admin(
