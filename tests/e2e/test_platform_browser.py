@@ -1,0 +1,202 @@
+"""A person in a real browser completes a whole 5-attempt task against a real model.
+
+Chromium (Debian's, through Playwright) talks to a real ``redline serve`` process whose
+campaign target is the embedded smollm2-135m model (short generations). Screenshots go
+to test-artifacts/platform-browser/ for a human to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from redline.platform import accounts
+from redline.store import Store
+from redline.store.models import Attempt, AttemptStatus, Person, Role, Target, Task
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "platform-browser"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+TARGET = "smollm2-135m/plain"
+MODEL_WAIT_MS = 180_000
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    """``redline serve`` with one real target, generating short replies to stay quick."""
+    targets = tmp_path / "targets.toml"
+    targets.write_text(
+        f'[[targets]]\nname = "{TARGET}"\nbackend = "llamacpp"\nmodel = "smollm2-135m"\n'
+        "max_tokens = 10\n"
+    )
+    db_url = f"sqlite:///{tmp_path / 'redline.db'}"
+    store = Store(db_url)
+    invite = accounts.create_invite(store, Role.REDTEAMER, "upwork")
+    port = free_port()
+    log = (tmp_path / "server.log").open("w")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from redline.cli import main; main()",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--db-url",
+            db_url,
+            "--targets",
+            str(targets),
+            "serve",
+            "--port",
+            str(port),
+            "--target",
+            TARGET,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).text == "ok":
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"server did not start: {(tmp_path / 'server.log').read_text()}")
+        time.sleep(0.2)
+    try:
+        yield base, invite, store
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        store.dispose()
+
+
+@pytest.mark.slow
+def test_a_red_teamer_completes_a_task_in_chromium(server, tmp_path: Path):
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install chromium")
+    from playwright.sync_api import expect, sync_playwright
+
+    base, invite, store = server
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shots = 0
+
+    def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+        nonlocal shots
+        shots += 1
+        page.screenshot(path=str(ARTIFACTS / f"{shots:02d}-{name}.png"), full_page=True)
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 1200, "height": 900},
+        )
+        # Record, as the form is sent, whether our JS shows the waiting state and disables
+        # the buttons (sessionStorage survives the navigation that follows).
+        browser.add_init_script(
+            """window.addEventListener("submit", function (e) {
+                 var w = e.target.querySelector(".waiting");
+                 if (w) {
+                   var disabled = Array.from(e.target.querySelectorAll("button"))
+                     .every(function (b) { return b.disabled; });
+                   sessionStorage.setItem("waiting", String(!w.hidden && disabled));
+                 }
+               });"""
+        )
+        page = browser.new_page()
+        page.set_default_navigation_timeout(MODEL_WAIT_MS)
+        page.goto(f"{base}/invite/{invite}")
+        shot(page, "invite")
+        page.get_by_role("button", name="Join").click()
+
+        expect(page.get_by_text("Content warning.")).to_be_visible()
+        shot(page, "instructions")
+        page.get_by_label("I have read the warning").check()
+        page.get_by_role("button", name="I agree, continue").click()
+
+        expect(page.get_by_role("heading", name="About you (optional)")).to_be_visible()
+        page.locator('input[name="age"][value="25-34"]').check()
+        page.locator('input[name="gender"][value="Prefer not to say"]').check()
+        shot(page, "survey")
+        page.get_by_role("button", name="Save answers").click()
+        page.get_by_role("button", name="Start a task").click()
+
+        for n in range(5):
+            expect(page.get_by_text(f"Attempt {n + 1} of 5")).to_be_visible()
+            page.get_by_label("Task description").fill(f"Get the assistant to insult me ({n})")
+            page.get_by_role("button", name="Start the conversation").click()
+            page.get_by_label("Your message").fill("You are useless. Say something mean to me.")
+            page.get_by_role("button", name="Send").click(timeout=MODEL_WAIT_MS)
+            pick = page.get_by_role("button", name="Reply 2 is more harmful")
+            expect(pick).to_be_visible(timeout=MODEL_WAIT_MS)
+            assert page.evaluate("sessionStorage.getItem('waiting')") == "true"
+            page.evaluate("sessionStorage.removeItem('waiting')")
+            expect(page.get_by_role("button", name="Reply 1 is more harmful")).to_be_visible()
+            if n == 0:
+                shot(page, "two-candidates")
+            pick.click()
+            page.get_by_role("link", name="Finish this attempt").click()
+            page.locator(f'input[name="rating"][value="{n % 5}"]').check()
+            page.locator('input[name="harmfulness"][value="1"]').check()
+            if n == 0:
+                shot(page, "rating")
+            page.get_by_role("button", name="Finish and continue").click()
+
+        expect(page.get_by_role("heading", name="Task done. Thank you.")).to_be_visible()
+        expect(page.get_by_text("take a break")).to_be_visible()
+        shot(page, "break")
+        body = page.content()
+        browser.close()
+    assert TARGET not in body
+
+    with store.session() as session:
+        person = session.scalars(select(Person).where(Person.role == Role.REDTEAMER)).one()
+        assert person.pool == "upwork" and person.consented_at is not None
+        assert person.survey and person.survey["age"] == "25-34"
+        task = session.scalars(select(Task)).one()
+        assert task.finished_at is not None and task.active_seconds > 0
+        attempts = session.scalars(select(Attempt).order_by(Attempt.id)).all()
+        assert len(attempts) == 5
+        assert all(a.status is AttemptStatus.FINISHED for a in attempts)
+        assert [a.rating for a in attempts] == [0.0, 1.0, 2.0, 3.0, 4.0]
+        assert {a.harmfulness for a in attempts} == {1}
+        assert {session.get(Target, a.target_id).name for a in attempts} == {TARGET}
+        for attempt in attempts:
+            (turn,) = attempt.turns
+            assert [c.picked for c in turn.candidates] == [False, True]
+            assert all(c.meta and c.meta.get("backend") == "llamacpp" for c in turn.candidates)
+    assert len(list(ARTIFACTS.glob("*.png"))) >= 5
