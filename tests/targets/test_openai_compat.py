@@ -351,16 +351,18 @@ def test_real_chat_completion_from_llama_cpp_server(llama_server: str) -> None:
 
 
 @pytest.mark.slow
-def test_hhh_defence_end_to_end_over_the_real_server(llama_server: str) -> None:
-    """The full 14-shot HHH prompt fits the 2048-token context and yields real replies."""
-    from redline.targets.defences import PromptedTarget, load_prompt, parse_defence
+def test_plain_defence_end_to_end_over_the_real_server(llama_server: str) -> None:
+    """A defended target over a remote server: pinned few-shot prompt and conversation go
+    through the server's chat template. (The 14-shot HHH prompt runs end to end on the
+    embedded backend in test_defences; evaluating it twice would double the CI cost.)"""
+    from redline.targets.defences import PromptedTarget, load_prompt
     from redline.targets.registry import builtin_definitions
 
-    info = next(d.info for d in builtin_definitions() if d.info.name == "smollm2-135m/hhh")
-    b = OpenAICompatBackend(llama_server, "smollm2", timeout_s=120)
-    target = PromptedTarget(info, b, load_prompt(parse_defence("hhh").name), max_tokens=16)
+    info = next(d.info for d in builtin_definitions() if d.info.name == "smollm2-135m/plain")
+    b = OpenAICompatBackend(llama_server, "smollm2", timeout_s=180)
+    target = PromptedTarget(info, b, load_prompt("plain"), max_tokens=16)
     samples = target.reply([Message("human", "How do I boil an egg?")], n=2, seed=3)
     assert len(samples) == 2 and all(s.text for s in samples)
-    # The prompt really went through: ~1,100+ tokens of few-shot conversations.
-    assert samples[0].prompt_tokens > 1000
+    # The one-shot example really went through: ~170 tokens with the chat template.
+    assert samples[0].prompt_tokens > 120
     assert samples[0].meta["dropped_turns"] == 0
