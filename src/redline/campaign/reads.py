@@ -49,7 +49,7 @@ def turn_views(session: Session, attempt_id: int) -> tuple[TurnView, ...]:
     rows = session.execute(
         select(
             Turn.id,
-            Turn.index,
+            Turn.index.label("turn_index"),
             Turn.human,
             Candidate.index.label("c_index"),
             Candidate.text,
@@ -67,7 +67,9 @@ def turn_views(session: Session, attempt_id: int) -> tuple[TurnView, ...]:
         last_of_turn = i + 1 == len(rows) or rows[i + 1].id != row.id
         if last_of_turn:
             turns.append(
-                TurnView(id=row.id, index=row.index, human=row.human, candidates=tuple(pending))
+                TurnView(
+                    id=row.id, index=row.turn_index, human=row.human, candidates=tuple(pending)
+                )
             )
             pending = []
     return tuple(turns)

@@ -194,7 +194,7 @@ def redeem_invite(store: Store, token: str) -> str:
         if invite is None:
             raise InviteInvalid("this link is not valid; ask your campaign admin for a new one")
         expires = _aware(invite.expires_at)
-        claimed = session.execute(
+        claimed = session.execute(  # type: ignore[attr-defined]
             update(Invite)
             .where(
                 Invite.id == invite.id,

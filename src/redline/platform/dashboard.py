@@ -85,7 +85,7 @@ def dashboard_data(store: Store, recent: int = 20) -> dict[str, Any]:
             .where(human, Attempt.rating.is_not(None))
             .group_by(Attempt.rating)
         ).all():
-            key = str(round(rating))
+            key = str(round(rating or 0.0))
             histogram[key] = histogram.get(key, 0) + int(n)
         turns = (
             select(Turn.attempt_id, func.count().label("n"), func.max(Turn.created_at).label("at"))

@@ -55,13 +55,13 @@ class Platform:
 
 
 def platform(request: Request) -> Platform:
-    return request.app.state.platform  # type: ignore[no-any-return]
+    return request.app.state.platform
 
 
 def viewer(request: Request) -> Viewer | None:
     """The signed-in person (looked up once per request), or None."""
     try:
-        return request.state.viewer  # type: ignore[no-any-return]
+        return request.state.viewer
     except AttributeError:
         pass
     p = platform(request)
