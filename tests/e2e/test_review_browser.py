@@ -55,31 +55,16 @@ def free_port() -> int:
 
 
 def review_app(store: Store, data_dir: Path) -> Any:
-    """The platform app, with the review routes (routes/reviewing.py) in place of the
-    placeholder queue (routes/review.py) until the app includes them itself."""
-    from redline.platform.routes import review as placeholder
-    from redline.platform.routes import reviewing
-
+    """The platform app (review routes included) with one scripted target."""
     settings = load_settings(data_dir=data_dir, db_url=store.url, cwd=data_dir)
     target = ScriptedTarget()
-    app = create_app(
+    return create_app(
         store,
         settings,
         resolve_target=lambda name: target,
         target_names=[SCRIPTED_INFO.name],
         targets=[SCRIPTED_INFO],
     )
-
-    def is_placeholder(route: Any) -> bool:
-        endpoint = getattr(route, "endpoint", None)
-        return getattr(route, "original_router", None) is placeholder.router or (
-            endpoint is not None and endpoint.__module__ == placeholder.__name__
-        )
-
-    if any(is_placeholder(r) for r in app.router.routes):
-        app.router.routes[:] = [r for r in app.router.routes if not is_placeholder(r)]
-        app.include_router(reviewing.router)
-    return app
 
 
 @pytest.fixture

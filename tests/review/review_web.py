@@ -1,5 +1,5 @@
-"""The platform app with the review routes, over a real store, and a browser-like client
-that signs in through invite links (as reviewers and admins do)."""
+"""The platform app over a real store, and a browser-like client that signs in through
+invite links (as reviewers and admins do)."""
 
 from __future__ import annotations
 
@@ -21,31 +21,16 @@ CSRF_RE = re.compile(r'<meta name="csrf-token" content="([0-9a-f]+)">')
 
 
 def review_app(store: Store, data_dir: Path) -> FastAPI:
-    """The platform with the review routes (``routes/reviewing.py``) in place of the
-    placeholder queue of ``routes/review.py``."""
-    from redline.platform.routes import reviewing
-
+    """The platform app (its review routes are ``routes/review.py``), one scripted target."""
     settings = load_settings(data_dir=data_dir, db_url=store.url, cwd=data_dir)
     target = ScriptedTarget()
-    app = create_app(
+    return create_app(
         store,
         settings,
         resolve_target=lambda name: target,
         target_names=[SCRIPTED_INFO.name],
         targets=[SCRIPTED_INFO],
     )
-    from redline.platform.routes import review as placeholder
-
-    def is_placeholder(route: Any) -> bool:
-        inner = getattr(route, "original_router", None)  # FastAPI >= 0.165 wraps routers
-        endpoint = getattr(route, "endpoint", None)
-        return inner is placeholder.router or (
-            endpoint is not None and endpoint.__module__ == placeholder.__name__
-        )
-
-    app.router.routes[:] = [r for r in app.router.routes if not is_placeholder(r)]
-    app.include_router(reviewing.router)
-    return app
 
 
 class Browser:
