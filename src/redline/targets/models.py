@@ -188,4 +188,4 @@ def resolve_model(model: str | Path, settings: Settings | None = None) -> Resolv
             "and not a path to a .gguf file"
         )
     check_gguf(path, hint="pass the path of a GGUF model file")
-    return ResolvedModel(path=path.resolve(), spec=None)
+    return ResolvedModel(path=path.absolute(), spec=None)
