@@ -117,7 +117,7 @@ def breakdown(backend: LlamaCppBackend, k: int, tokens: int, seed: int) -> dict[
             spent["sample"] += time.perf_counter() - t0
 
     NativeContext.decode = timed_decode  # type: ignore[method-assign]
-    sampler_mod._Samplers.sample = timed_sample  # type: ignore[method-assign]
+    sampler_mod._Samplers.sample = timed_sample  # type: ignore[method-assign,assignment]
     try:
         t0 = time.perf_counter()
         run_batched(backend, k, tokens, seed)

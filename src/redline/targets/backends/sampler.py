@@ -129,13 +129,12 @@ class _Samplers:
     def __init__(self, ctx: NativeContext, params: SamplingParams) -> None:
         self.chains: list[int] = []
         eog = ctx.model.eog_tokens if params.ignore_eos else []
+        biases = (llc.llama_logit_bias * len(eog))(
+            *(llc.llama_logit_bias(tok, float("-inf")) for tok in eog)
+        )
         for seed in params.seeds:
             chain = llc.llama_sampler_chain_init(llc.llama_sampler_chain_default_params())
             if eog:
-                biases = (llc.llama_logit_bias * len(eog))()
-                for i, tok in enumerate(eog):
-                    biases[i].token = tok
-                    biases[i].bias = float("-inf")
                 llc.llama_sampler_chain_add(
                     chain, llc.llama_sampler_init_logit_bias(ctx.model.n_vocab, len(eog), biases)
                 )
