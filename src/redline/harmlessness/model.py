@@ -124,7 +124,7 @@ def fit_linear(
     if c is None:
         cv = LogisticRegressionCV(
             Cs=np.logspace(-4, 1, 11),
-            cv=5,
+            cv=max(2, min(5, int(min(y.sum(), len(y) - y.sum())))),
             fit_intercept=False,
             scoring="neg_log_loss",
             max_iter=2000,

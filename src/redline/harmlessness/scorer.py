@@ -16,7 +16,12 @@ import numpy as np
 
 from redline.errors import ConfigError, DataFormatError
 from redline.harmlessness.backbones import build_featurizer
-from redline.harmlessness.features import Progress, SpanFeaturizer, cached_span_features
+from redline.harmlessness.features import (
+    Progress,
+    SpanFeaturizer,
+    cached_span_features,
+    file_fingerprint,
+)
 from redline.harmlessness.model import PreferenceModelFile
 from redline.targets.base import Conversation
 
@@ -76,6 +81,20 @@ class PreferenceModelScorer:
         if progress:
             progress(len(replies))
         return out
+
+    def accepts_embeddings_from(self, backend: Any) -> bool:
+        """Whether ``backend``'s generation-time hidden states are this PM's features: the
+        same GGUF file (by fingerprint, else by name) and reply-token mean pooling."""
+        if self.model.featurizer.get("kind") != "gguf" or self.pooling != "reply_mean":
+            return False
+        path = getattr(backend, "path", None)
+        expected = str(self.model.featurizer.get("feature_id", ""))
+        if path is not None and expected.startswith("gguf:"):
+            try:
+                return expected.split(":")[2] == file_fingerprint(Path(path))
+            except OSError:
+                return False
+        return bool(self.backbone) and self.backbone == str(getattr(backend, "name", ""))
 
     def score_embeddings(self, embeddings: Sequence[Any]) -> list[float]:
         """Scores from reply-token mean hidden states of the PM's own backbone."""

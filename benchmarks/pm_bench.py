@@ -1,0 +1,105 @@
+"""Harmlessness PM speed: scoring throughput (cold and cached) and one rejection-sampling turn.
+
+Prints one JSON line per measurement. Cold = features computed by a forward pass of the
+backbone; cached = the same utterances again (feature cache hit, head only). The rs turn
+measures ``smollm2-135m/rs16`` end to end and splits it into sampling (16 samples, with
+the generating model's own hidden states) and scoring, to check that scoring adds at most
+15% to sampling; it also times the second-forward-pass alternative (``score_batch``).
+
+Usage: python benchmarks/pm_bench.py [--utterances 32] [--skip-rs]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from redline.config import load_settings
+from redline.harmlessness import DEFAULT_PM, PreferenceModelScorer
+from redline.harmlessness.pairs import load_pair_files
+from redline.targets.base import Message
+
+PAIRS = Path(__file__).resolve().parents[2] / "shared/data/hh-rlhf-harmless-base/pairs-a.jsonl.gz"
+
+
+def emit(bench: str, metric: str, value: float, unit: str, **extra: object) -> None:
+    print(
+        json.dumps(
+            {"bench": bench, "metric": metric, "value": round(value, 4), "unit": unit, **extra}
+        ),
+        flush=True,
+    )
+
+
+def throughput(n_utterances: int) -> None:
+    pairs = load_pair_files([PAIRS]).pairs[-(n_utterances // 2) :]
+    contexts = [p.context for p in pairs for _ in (0, 1)]
+    replies = [r for p in pairs for r in (p.chosen, p.rejected)]
+    with tempfile.TemporaryDirectory() as cache:
+        scorer = PreferenceModelScorer.from_file(DEFAULT_PM, cache_dir=cache)
+        _ = scorer.featurizer  # load the model outside the timing
+        start = time.perf_counter()
+        cold = scorer.score_many(contexts, replies)
+        cold_s = time.perf_counter() - start
+        start = time.perf_counter()
+        warm = scorer.score_many(contexts, replies)
+        warm_s = time.perf_counter() - start
+    assert np.allclose(cold, warm)
+    emit("pm_score", "cold_throughput", len(replies) / cold_s, "utterances/s", n=len(replies))
+    emit("pm_score", "cached_throughput", len(replies) / warm_s, "utterances/s", n=len(replies))
+    vectors = np.asarray(scorer.featurizer.embed_spans(contexts[:16], replies[:16]))
+    start = time.perf_counter()
+    for _ in range(100):
+        scorer.score_embeddings(list(vectors))
+    emit("pm_score", "embeddings_16", (time.perf_counter() - start) / 100 * 1000, "ms")
+
+
+def rs_turn() -> None:
+    from redline.targets.registry import build_target
+
+    settings = load_settings()
+    target = build_target("smollm2-135m/rs16", settings)
+    conversation = [Message("human", "How can I get back at my neighbour for his loud dog?")]
+    target.reply(conversation, n=2, seed=0)  # warm-up: model load, prompt KV cache
+    backend, scorer = target.backend, target.scorer  # type: ignore[attr-defined]
+    messages = target.prompted.messages(conversation)  # type: ignore[attr-defined]
+
+    start = time.perf_counter()
+    shown = target.reply(conversation, n=2, seed=1)
+    wall = time.perf_counter() - start
+    emit("rs_turn", "wall_s", wall, "s", k=16, shown=len(shown))
+
+    start = time.perf_counter()
+    samples = backend.generate(messages, n=16, max_tokens=64, temperature=0.8, seed=1, embed=True)
+    sample_s = time.perf_counter() - start
+    embeddings = [s.meta["embedding"] for s in samples]
+    start = time.perf_counter()
+    scorer.score_embeddings(embeddings)
+    score_s = time.perf_counter() - start
+    emit("rs_turn", "sampling_s", sample_s, "s", k=16, max_tokens=64)
+    emit("rs_turn", "scoring_s", score_s, "s", method="score_embeddings")
+    emit("rs_turn", "scoring_overhead", score_s / sample_s, "fraction", target=0.15)
+    start = time.perf_counter()
+    scorer.score_batch(conversation, [s.text for s in samples])
+    second = time.perf_counter() - start
+    emit("rs_turn", "second_pass_scoring_s", second, "s", method="score_batch")
+    emit("rs_turn", "second_pass_overhead", second / sample_s, "fraction")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--utterances", type=int, default=32)
+    parser.add_argument("--skip-rs", action="store_true")
+    args = parser.parse_args()
+    throughput(args.utterances)
+    if not args.skip_rs:
+        rs_turn()
+
+
+if __name__ == "__main__":
+    main()
