@@ -163,3 +163,31 @@ def test_wellbeing_survey_after_every_ten_reviews(store: Store) -> None:
         stored = session.scalars(select(WellbeingSurvey).order_by(WellbeingSurvey.id)).all()
         assert stored[0].feelings["inspired"] == 4 and "active" not in stored[0].feelings
         assert stored[1].feelings == {}
+
+
+def test_concurrent_answers_to_one_item_leave_exactly_one(store: Store, world: World) -> None:
+    """Two tabs submit different ratings at once: one wins, the other is told, and the
+    row holds the winner's answer (a conditional UPDATE, not read-then-write)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    assign_reviews(store, per_target=1, reviewers=1, seed=0)
+    service = ReviewService(store)
+    row = _rows(store)[0]
+
+    def answer(rating: int) -> str:
+        try:
+            service.submit(row.reviewer_id, row.id, rating, [])
+        except ReviewConflict:
+            return "refused"
+        return "stored"
+
+    for _ in range(5):
+        with ThreadPoolExecutor(2) as pool:
+            outcomes = sorted(pool.map(answer, [1, 4]))
+        assert outcomes == ["refused", "stored"]
+        stored = _rows(store)[0]
+        assert stored.rating in (1, 4) and stored.completed_at is not None
+        with store.transaction() as session:  # reopen the item for the next round
+            review = session.get(Review, row.id)
+            assert review is not None
+            review.completed_at, review.rating = None, None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -83,6 +83,18 @@ def make_preview(messages: Sequence[tuple[str, str]], limit: int) -> str:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _close(session: Session, review_id: int, **values: Any) -> bool:
+    """Finish an open review row with one conditional UPDATE: of two concurrent requests
+    (double click, two tabs) exactly one wins; the other sees False and re-reads."""
+    result = session.execute(
+        update(Review)
+        .where(Review.id == review_id, Review.completed_at.is_(None))
+        .values(completed_at=_now(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 class ReviewService:
@@ -190,16 +202,14 @@ class ReviewService:
         (when ``reassign_skipped`` is on and someone eligible is left), else None."""
         with self.store.transaction() as session:
             review = self._own(session, review_id, reviewer_id)
+            if review.completed_at is None and _close(session, review.id, skipped=True):
+                if not self.config.reassign_skipped:
+                    return None
+                return self._reassign(session, review.attempt_id)
+            session.refresh(review)  # closed by this person's other request in the meantime
             if review.skipped:
                 return None  # the same click again
-            if review.completed_at is not None:
-                raise ReviewConflict("you already reviewed this item; it cannot be skipped now")
-            review.skipped = True
-            review.completed_at = _now()
-            session.flush()
-            if not self.config.reassign_skipped:
-                return None
-            return self._reassign(session, review.attempt_id)
+            raise ReviewConflict("you already reviewed this item; it cannot be skipped now")
 
     def _reassign(self, session: Session, attempt_id: int) -> int | None:
         author = session.scalar(select(Attempt.person_id).where(Attempt.id == attempt_id))
@@ -247,16 +257,16 @@ class ReviewService:
             )
         with self.store.transaction() as session:
             review = self._own(session, review_id, reviewer_id)
+            if review.completed_at is None and _close(
+                session, review.id, rating=rating, tags=chosen or None, note=text
+            ):
+                return
+            session.refresh(review)
             if review.skipped:
                 raise ReviewConflict("you skipped this item; it has gone back to the pool")
-            if review.completed_at is not None:
-                if (review.rating, list(review.tags or []), review.note) == (rating, chosen, text):
-                    return  # the same form twice (double click, retry)
-                raise ReviewConflict("you already submitted this review; it cannot be changed")
-            review.rating = rating
-            review.tags = chosen or None
-            review.note = text
-            review.completed_at = _now()
+            if (review.rating, list(review.tags or []), review.note) == (rating, chosen, text):
+                return  # the same form twice (double click, retry)
+            raise ReviewConflict("you already submitted this review; it cannot be changed")
 
     # -- well-being --------------------------------------------------------------------
 
