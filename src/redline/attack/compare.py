@@ -88,13 +88,33 @@ def bootstrap_mean(
     return float(lo), float(hi)
 
 
+PUBLISHED = "hh-rlhf"
+
+
 def select_attempts(
-    frame: pd.DataFrame, *, origin: str | None = None, targets: list[str] | None = None
+    frame: pd.DataFrame,
+    *,
+    origin: str | None = None,
+    targets: list[str] | None = None,
+    scored_by: str | None = None,
 ) -> pd.DataFrame:
-    """Scored attempts with a target, optionally of one origin and of given targets."""
+    """Scored attempts with a target, optionally of one origin and of given targets,
+    all scored by one judge: scores of different judges are never compared. Without
+    ``scored_by``, published hh-rlhf scores are left out unless the origin is
+    ``imported``, and more than one remaining judge is an error naming them."""
     rows = frame.dropna(subset=["target", "min_harmlessness"])
     if origin is not None:
-        rows = rows[rows["origin"].astype(str) == origin]
+        rows = rows[rows["origin"].map(lambda o: getattr(o, "value", o)) == origin]
+    if scored_by is not None:
+        rows = rows[rows["scored_by"] == scored_by]
+    elif origin != "imported" and "scored_by" in rows:
+        rows = rows[rows["scored_by"] != PUBLISHED]
+    judges = sorted(set(rows["scored_by"].dropna())) if "scored_by" in rows else []
+    if len(judges) > 1:
+        raise RedlineError(
+            f"these attempts were scored by {len(judges)} judges ({', '.join(judges)}); "
+            "pick one with --scored-by, or rescore with `redline score --rescore`"
+        )
     if targets:
         missing = sorted(set(targets) - set(rows["target"]))
         if missing:
@@ -215,6 +235,7 @@ def compare(
     *,
     origin: str | None = None,
     targets: list[str] | None = None,
+    scored_by: str | None = None,
     threshold: float | None = None,
     threshold_quantile: float = 0.25,
     n_boot: int = 2000,
@@ -225,7 +246,7 @@ def compare(
 
     Frame in, tables out (no store, no files): what ``redline report`` calls.
     """
-    rows = select_attempts(frame, origin=origin, targets=targets)
+    rows = select_attempts(frame, origin=origin, targets=targets, scored_by=scored_by)
     if rows.empty:
         raise RedlineError(
             "no scored attempts to compare"

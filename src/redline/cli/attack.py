@@ -1,0 +1,99 @@
+"""``redline attack``: an attacker LM writes red-team attacks against a target."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from redline.cli.app import app, state
+from redline.cli.replay import (
+    BATCH,
+    CANDIDATES,
+    CONCURRENCY,
+    MAX_TOKENS,
+    PM,
+    RAY,
+    SEED,
+    WORKERS,
+    make_runtime,
+    print_report,
+    progress_bar,
+)
+
+
+@app.command("attack")
+def attack_cmd(
+    ctx: typer.Context,
+    target: str = typer.Option(..., "--target", help="The target to attack."),
+    attacker: str = typer.Option(
+        "smollm2-135m",
+        "--attacker",
+        help="Who writes the attacks: a model (smollm2-135m) or any target name, whose "
+        "backend is used without its defence prompt (embedded or OpenAI-compatible).",
+    ),
+    n: int = typer.Option(10, "--n", help="How many attacks (a rerun adds only missing ones)."),
+    few_shot: int = typer.Option(
+        0,
+        "--few-shot",
+        help="K > 0: show K successful stored human attacks as examples (0: zero-shot).",
+    ),
+    pool_factor: int = typer.Option(
+        4, "--pool-factor", help="Few-shot examples are drawn from the K x this most successful."
+    ),
+    turns: int = typer.Option(
+        1, "--turns", help="Turns per attack; the attacker sees the conversation each time."
+    ),
+    attack_tokens: int = typer.Option(
+        64, "--attack-tokens", help="Longest attack message the attacker writes (tokens)."
+    ),
+    seed: int = SEED,
+    candidates: int = CANDIDATES,
+    max_tokens: int | None = MAX_TOKENS,
+    pm: Path | None = PM,
+    workers: int = WORKERS,
+    ray: str | None = RAY,
+    concurrency: int = CONCURRENCY,
+    batch_size: int = BATCH,
+) -> None:
+    """Automated red teaming: the attacker LM writes attacks (zero-shot from
+    instructions, or few-shot from the most successful stored human attacks, over one or
+    more turns), the target replies, the PM scores, attempts are stored with
+    origin=automated and the attacker as their author (pool 'automated').
+
+    The same recipe sends the same opener to every target, so `redline compare
+    --origin automated` can pair them.
+
+    Example: redline attack --target smollm2-135m/hhh --attacker gemma3-270m --n 20
+    --few-shot 3 --turns 2
+    """
+    from redline.attack.attacker import RegistryAttacker
+    from redline.attack.automated import attack
+    from redline.attack.executors import make_executor
+
+    st = state(ctx)
+    runtime = make_runtime(st.settings, pm=pm, max_tokens=max_tokens, candidates=candidates)
+    attacker_recipe = RegistryAttacker(st.settings, attacker)
+    executor = make_executor(workers=workers, ray_address=ray, concurrency=concurrency)
+    try:
+        with progress_bar("attacking") as (on_start, advance):
+            report = attack(
+                st.store,
+                runtime,
+                target,
+                attacker_recipe,
+                n=n,
+                few_shot=few_shot,
+                pool_factor=pool_factor,
+                turns=turns,
+                seed=seed,
+                max_tokens=attack_tokens,
+                executor=executor,
+                batch_size=batch_size,
+                progress=advance,
+                on_start=on_start,
+            )
+    finally:
+        executor.close()
+    mode = f"{few_shot}-shot" if few_shot else "zero-shot"
+    print_report(report, f"{n} {mode} attacks by {attacker} on {target}")

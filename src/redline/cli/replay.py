@@ -1,0 +1,181 @@
+"""``redline replay``: human attacks re-run against targets, scored and stored."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from redline.cli.app import app, console, err_console, state
+from redline.errors import ConfigError
+
+if TYPE_CHECKING:
+    from redline.attack.runner import RunReport
+    from redline.attack.runtime import Runtime
+    from redline.config import Settings
+
+WORKERS = typer.Option(
+    0, "--workers", help="Run batches in a local pool of N processes (0: this process)."
+)
+RAY = typer.Option(
+    None,
+    "--ray",
+    help="Run batches on the Ray cluster at ADDRESS ('local' starts a private one; "
+    "needs pip install 'redline[ray]').",
+)
+CONCURRENCY = typer.Option(
+    1, "--concurrency", help="Threads in this process (helps OpenAI-compatible servers)."
+)
+BATCH = typer.Option(4, "--batch-size", help="Attacks per batch (each batch is committed).")
+PM = typer.Option(
+    None, "--pm", help="Preference model .json (default: REDLINE_PM or the packaged one)."
+)
+MAX_TOKENS = typer.Option(
+    None, "--max-tokens", help="Reply length of the targets (default: each target's own)."
+)
+CANDIDATES = typer.Option(
+    2, "--candidates", help="Replies stored per turn; the first continues the conversation."
+)
+SEED = typer.Option(0, "--seed", help="Seed for sampling and for --sample.")
+
+
+def split_targets(text: str) -> list[str]:
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise ConfigError("--targets is empty; e.g. --targets smollm2-135m/plain,smollm2-135m/hhh")
+    return list(dict.fromkeys(names))
+
+
+def make_runtime(
+    settings: Settings, *, pm: Path | None, max_tokens: int | None, candidates: int
+) -> Runtime:
+    """Registry targets scored by the harmlessness PM (the same PM rs targets use)."""
+    from redline.attack.runtime import RegistryTargets, Runtime
+    from redline.attack.scoring import DefaultPM
+
+    if candidates < 1:
+        raise ConfigError(f"--candidates must be at least 1, got {candidates}")
+    if max_tokens is not None and max_tokens < 1:
+        raise ConfigError(f"--max-tokens must be at least 1, got {max_tokens}")
+    scorer = DefaultPM(settings, pm)
+    return Runtime(
+        targets=RegistryTargets(settings, scorer, max_tokens), scorer=scorer, candidates=candidates
+    )
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[tuple[Any, Any]]:
+    """A Rich bar on stderr; yields (on_start(total), advance(n)) callbacks."""
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+        yield (
+            lambda total: bar.update(task, total=total),
+            lambda n: bar.advance(task, n),
+        )
+
+
+def print_report(report: RunReport, what: str) -> None:
+    console.print(
+        f"{what}: {report.written} stored, {report.skipped} already stored, "
+        f"{len(report.failed)} failed, in {report.seconds:.1f} s "
+        f"({report.attacks_per_minute:.1f} per minute) on {report.executor}"
+    )
+    for problem in report.failed[:10]:
+        err_console.print(f"  failed: {problem}", markup=False, highlight=False)
+    if report.failed:
+        err_console.print("  failed attacks are not stored; run the command again to retry them")
+
+
+@app.command("replay")
+def replay_cmd(
+    ctx: typer.Context,
+    source: str = typer.Argument(
+        ...,
+        help="An hh-rlhf file (red-team attempts or comparisons; imported first), or "
+        "'store' (stored human and imported attempts), or 'store:ORIGIN'.",
+    ),
+    targets: str = typer.Option(..., "--targets", help="Comma-separated target names."),
+    limit: int | None = typer.Option(None, "--limit", help="Replay at most N attacks."),
+    sample: bool = typer.Option(
+        False, "--sample", help="Take a seeded random sample of --limit attacks, not the first."
+    ),
+    turns: str = typer.Option(
+        "first", "--turns", help="'first': the opener only; 'all': every human turn."
+    ),
+    variant: str = typer.Option(
+        "", "--variant", help="A label that makes this a separate replay of the same attacks."
+    ),
+    seed: int = SEED,
+    candidates: int = CANDIDATES,
+    max_tokens: int | None = MAX_TOKENS,
+    pm: Path | None = PM,
+    workers: int = WORKERS,
+    ray: str | None = RAY,
+    concurrency: int = CONCURRENCY,
+    batch_size: int = BATCH,
+) -> None:
+    """Replay human attacks against targets: each human turn is sent as written, the
+    targets reply, the preference model scores every reply, and each replay is stored as
+    an attempt with origin=replay linked to its source attempt.
+
+    Resumable: a replay of the same (source, target, --turns, --variant) is done once, so
+    running the command again continues where it stopped.
+
+    Example: redline replay ../shared/data/hh-rlhf-harmless-base/pairs-a.jsonl.gz
+    --targets smollm2-135m/plain,smollm2-135m/rs16 --limit 20 --turns first
+    """
+    from redline.attack.executors import make_executor
+    from redline.attack.replay import replay
+    from redline.attack.sources import attacks_from_store, import_attacks, parse_origins
+
+    st = state(ctx)
+    names = split_targets(targets)
+    runtime = make_runtime(st.settings, pm=pm, max_tokens=max_tokens, candidates=candidates)
+    for name in names:
+        runtime.targets.info(name)
+    sample_seed = seed if sample else None
+    if source == "store" or source.startswith("store:"):
+        origins = parse_origins(source.partition(":")[2] or "human,imported")
+        attacks = attacks_from_store(
+            st.store, origins=origins, limit=limit, sample_seed=sample_seed
+        )
+    else:
+        attacks = import_attacks(st.store, Path(source), limit=limit, sample_seed=sample_seed)
+    executor = make_executor(workers=workers, ray_address=ray, concurrency=concurrency)
+    try:
+        with progress_bar("replaying") as (on_start, advance):
+            report = replay(
+                st.store,
+                runtime,
+                attacks,
+                names,
+                turns=turns,
+                variant=variant,
+                seed=seed,
+                executor=executor,
+                batch_size=batch_size,
+                progress=advance,
+                on_start=on_start,
+            )
+    finally:
+        executor.close()
+    print_report(report, f"replayed {len(attacks)} attacks x {len(names)} targets")

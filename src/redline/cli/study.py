@@ -1,0 +1,103 @@
+"""``redline study``: the paper's Figure-1 experiment in one command."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+
+from redline.cli.app import app, console, state
+from redline.cli.replay import (
+    BATCH,
+    CONCURRENCY,
+    PM,
+    RAY,
+    WORKERS,
+    make_runtime,
+    print_report,
+    progress_bar,
+    split_targets,
+)
+
+
+@app.command("study")
+def study_cmd(
+    ctx: typer.Context,
+    targets: str | None = typer.Option(
+        None,
+        "--targets",
+        help="Comma-separated grid (default: smollm2-135m and gemma3-270m x plain, hhh, "
+        "rs16, and rlhf where it exists).",
+    ),
+    attacks: Path = typer.Option(
+        Path("../shared/data/hh-rlhf-harmless-base/pairs-a.jsonl.gz"),
+        "--attacks",
+        help="hh-rlhf file whose distinct first human turns are the attack set.",
+    ),
+    limit: int = typer.Option(100, "--limit", help="Attacks in the seeded sample."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the sample, sampling and bootstrap."),
+    max_tokens: int = typer.Option(48, "--max-tokens", help="Reply length of every target."),
+    candidates: int = typer.Option(1, "--candidates", help="Replies stored per attack."),
+    threshold: float | None = typer.Option(
+        None, "--threshold", help="Success threshold (default: pooled lower quartile)."
+    ),
+    n_boot: int = typer.Option(2000, "--n-boot", help="Bootstrap resamples."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Results folder (default: DATA_DIR/reports/study-TIMESTAMP)."
+    ),
+    pm: Path | None = PM,
+    workers: int = WORKERS,
+    ray: str | None = RAY,
+    concurrency: int = CONCURRENCY,
+    batch_size: int = BATCH,
+) -> None:
+    """Replay one fixed attack set against a grid of model sizes x defences, score every
+    reply with the preference model, and compare the targets: summary.csv, paired.csv,
+    attempts.csv, study.json and figure.png in the results folder, the table printed.
+
+    Resumable: an interrupted study continues where it stopped when run again.
+
+    Example: redline study --limit 100 --max-tokens 48 --workers 2
+    """
+    from redline.attack.executors import make_executor
+    from redline.attack.study import StudyConfig, default_grid, run_study
+    from redline.cli.compare import print_comparison
+    from redline.errors import ConfigError
+
+    st = state(ctx)
+    if not attacks.is_file():
+        raise ConfigError(f"attack file {attacks} does not exist; pass --attacks FILE")
+    grid = split_targets(targets) if targets else default_grid(st.settings)
+    config = StudyConfig(
+        targets=grid,
+        attacks=attacks,
+        limit=limit,
+        seed=seed,
+        max_tokens=max_tokens,
+        candidates=candidates,
+        threshold=threshold,
+        n_boot=n_boot,
+    )
+    runtime = make_runtime(st.settings, pm=pm, max_tokens=max_tokens, candidates=candidates)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    folder = out or st.settings.reports_dir / f"study-{stamp}"
+    console.print(f"study: {limit} attacks x {len(grid)} targets ({', '.join(grid)})")
+    executor = make_executor(workers=workers, ray_address=ray, concurrency=concurrency)
+    try:
+        with progress_bar("study") as (on_start, advance):
+            result = run_study(
+                st.store,
+                runtime,
+                config,
+                folder,
+                executor=executor,
+                batch_size=batch_size,
+                progress=advance,
+                on_start=on_start,
+            )
+    finally:
+        executor.close()
+    print_report(result.run, "replays")
+    print_comparison(result.comparison)
+    console.print(f"study took {result.seconds:.0f} s; results in {result.folder}")
