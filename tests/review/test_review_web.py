@@ -160,6 +160,8 @@ def test_wellbeing_survey_after_ten_reviews_and_admin_panel(store: Store, browse
     assert "&lt;script&gt;" in panel.text and "<script>alert" not in panel.text
     assert "Fleiss&#39; kappa, 0-4 scale" in panel.text or "Fleiss' kappa" in panel.text
     assert re.search(r"<td>Theft</td><td>10</td><td>0</td><td>10</td>", panel.text)
+    assert "built-in method" not in panel.text
+    assert panel.text.count('<span class="muted">(n=10)</span>') == 6
     summary = admin.get("/review/admin/summary.json").json()
     assert summary["progress"]["done"] == 10 and summary["wellbeing"]["answered"] == 1
     assert summary["agreement"]["reviewers_per_item"] == 1
