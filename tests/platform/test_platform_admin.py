@@ -115,3 +115,19 @@ def test_dashboard_counts_and_downloads(new_browser, store: Store):
         "Scripted reply 1" in p["chosen"] and "Scripted reply 2" in p["rejected"] for p in pairs
     )
     assert admin.get("/admin/export/nothing.jsonl").status_code == 404
+
+
+def test_a_bug_shows_a_calm_500_page(app, store: Store, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    import redline.platform.routes.admin as admin_routes
+
+    def broken(_store):  # type: ignore[no-untyped-def]
+        raise RuntimeError("secret internals")
+
+    browser = Browser(app, store).join(Role.ADMIN)
+    monkeypatch.setattr(admin_routes, "dashboard_data", broken)
+    client = TestClient(app, raise_server_exceptions=False, cookies=browser.client.cookies)
+    page = client.get("/admin")
+    assert page.status_code == 500
+    assert "unexpected error" in page.text and "secret internals" not in page.text

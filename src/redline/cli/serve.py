@@ -48,6 +48,9 @@ def serve(
     new_admin_link: bool = typer.Option(
         False, "--new-admin-link", help="Print a fresh one-time login link for the first admin."
     ),
+    secure_cookies: bool = typer.Option(
+        False, "--secure-cookies", help="Send cookies over HTTPS only (behind a TLS proxy)."
+    ),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Start the red-team web platform.
@@ -68,7 +71,7 @@ def serve(
         names: list[str] | None = [SCRIPTED_INFO.name]
     else:
         names = _default_targets(settings, list(target))
-    web = create_app(store, settings, target_names=names)
+    web = create_app(store, settings, target_names=names, secure_cookies=secure_cookies)
     pool = web.state.platform.campaign.config.targets
     token = accounts.ensure_first_admin(store)
     if token is None and new_admin_link:

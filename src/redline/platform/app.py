@@ -139,6 +139,13 @@ def create_app(
         message = {404: "there is no such page", 405: "this page does not take that request"}
         return _error_response(request, exc.status_code, message.get(exc.status_code, "error"))
 
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        # A bug, not the person's doing: log it with its traceback, show a calm page.
+        route = getattr(request.scope.get("route"), "path", "?")  # the template: no tokens
+        log.error("unhandled error on %s %s", request.method, route, exc_info=exc)
+        return _error_response(request, 500, "an unexpected error happened; it was logged")
+
     @app.exception_handler(RequestValidationError)
     async def invalid_form(request: Request, exc: RequestValidationError) -> Response:
         fields = sorted({str(e.get("loc", ["", "?"])[-1]) for e in exc.errors()})
