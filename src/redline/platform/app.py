@@ -69,8 +69,12 @@ class TimingAndHeaders:
                     (b"x-frame-options", b"DENY"),
                     (b"referrer-policy", b"no-referrer"),
                 ]
+                # Pages carry personal data and CSRF tokens: never cached. Our own static
+                # files may be.
+                static = scope["path"].startswith("/static/")
+                cache = b"public, max-age=3600" if static else b"no-store"
                 if not any(k.lower() == b"cache-control" for k, _ in headers):
-                    headers.append((b"cache-control", b"no-store"))
+                    headers.append((b"cache-control", cache))
                 message["headers"] = headers
             await send(message)
 
