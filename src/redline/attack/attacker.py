@@ -27,7 +27,9 @@ from redline.errors import ConfigError, EmptyGeneration
 from redline.targets.base import Backend, Message
 
 MAX_ATTACK_CHARS = 600
-_ROLE_PREFIX = re.compile(r"^\s*(human|user|me|red teamer|message)\s*:\s*", re.IGNORECASE)
+_ROLE_PREFIX = re.compile(
+    r"^\s*(human|user|me|you|red teamer|message|assistant|ai)\s*:\s*", re.IGNORECASE
+)
 _CUT = re.compile(r"\n\s*(assistant|ai|human|user)\s*:|\n\n", re.IGNORECASE)
 
 
@@ -96,7 +98,8 @@ def attack_messages(
 class AttackerBackendFactory(Protocol):
     """A picklable recipe for the attacker's backend."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def __call__(self) -> Backend: ...
 
@@ -116,7 +119,7 @@ class RegistryAttacker:
         backend = getattr(target, "backend", None)
         if backend is None:
             raise ConfigError(f"attacker {self.name!r} has no backend to write attacks with")
-        return backend  # type: ignore[no-any-return]
+        return backend
 
 
 def write_attack(

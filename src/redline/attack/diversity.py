@@ -157,7 +157,7 @@ def diversity(
                 "noise_share": float((in_group == -1).mean()),
             }
         )
-    observed = rows[1]["dispersion"] - rows[0]["dispersion"]
+    observed = float(rows[1]["dispersion"]) - float(rows[0]["dispersion"])  # type: ignore[arg-type]
     rng = np.random.default_rng(seed)
     extreme = 0
     for _ in range(permutations):

@@ -36,8 +36,11 @@ from redline.errors import ConfigError
 class Job(Protocol):
     """A unit of work: builds what it needs from the runtime and returns a result."""
 
-    key: str
-    target: str
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def target(self) -> str: ...
 
     def run(self, runtime: Runtime) -> ConversationResult: ...
 
@@ -181,8 +184,8 @@ class RayExecutor:
         cpus = int(ray.cluster_resources().get("CPU", 1))
         self.workers = workers or max(1, cpus)
         self.description = f"{self.workers} Ray actors at {address}"
-        actor = ray.remote(num_cpus=max(1, cpus // self.workers))(_RayWorker)
-        self._actors = [actor.remote() for _ in range(self.workers)]  # type: ignore[attr-defined]
+        actor: Any = ray.remote(num_cpus=max(1, cpus // self.workers))(_RayWorker)
+        self._actors: list[Any] = [actor.remote() for _ in range(self.workers)]
 
     def map_batches(
         self, runtime: Runtime, work: Sequence[Sequence[Job]]

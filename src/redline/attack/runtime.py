@@ -33,7 +33,7 @@ def cached(recipe: Any, build: Callable[[], T]) -> T:
     with _cache_lock:
         if key not in _cache:
             _cache[key] = build()
-        return _cache[key]  # type: ignore[no-any-return]
+        return _cache[key]
 
 
 def clear_cache() -> None:
@@ -101,7 +101,7 @@ def with_max_tokens(target: TargetModel, max_tokens: int) -> TargetModel:
         inner.max_tokens = max_tokens
         clone.prompted = inner  # type: ignore[attr-defined]
     elif hasattr(clone, "max_tokens"):
-        clone.max_tokens = max_tokens  # type: ignore[attr-defined]
+        clone.max_tokens = max_tokens
     return clone
 
 

@@ -8,7 +8,7 @@ again finds the rows it made the first time (matched by their content hash).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,7 +48,7 @@ def load_attacks(store: Store, attempt_ids: Sequence[int]) -> list[SourceAttack]
                 .order_by(Turn.attempt_id, Turn.index)
             )
             for attempt_id, human in rows:
-                if human.strip():
+                if human is not None and human.strip():
                     humans[attempt_id].append(human)
             described = session.execute(
                 select(Attempt.id, Attempt.task_description).where(Attempt.id.in_(chunk))
@@ -93,7 +93,6 @@ def import_attacks(
     *,
     limit: int | None = None,
     sample_seed: int | None = None,
-    progress: Callable[[int], None] | None = None,
 ) -> list[SourceAttack]:
     """Import an hh-rlhf file (red-team attempts or comparisons; idempotent) and return
     its attacks in file order (or a seeded sample), each linked to its stored row."""
@@ -101,7 +100,7 @@ def import_attacks(
     if not path.is_file():
         raise ConfigError(f"{path} does not exist; give an hh-rlhf file or 'store'")
     records = read_file(path).records
-    import_file(store, path, progress=progress)
+    import_file(store, path)
     hashes = list(dict.fromkeys(r.content_hash for r in records))
     found: dict[str, int] = {}
     with store.session() as session:
