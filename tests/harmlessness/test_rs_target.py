@@ -17,7 +17,13 @@ pytestmark = pytest.mark.slow
 
 
 def test_rs16_with_the_default_scorer(tmp_path: Path) -> None:
-    settings = load_settings(data_dir=tmp_path, cwd=tmp_path)
+    # The built-in target, with 64-token replies and a timeout that tolerates a busy CI CPU.
+    targets = tmp_path / "targets.toml"
+    targets.write_text(
+        '[[targets]]\nname = "smollm2-135m/rs16"\nbackend = "llamacpp"\n'
+        'model = "smollm2-135m"\nmax_tokens = 64\ntimeout_s = 1200\n'
+    )
+    settings = load_settings(data_dir=tmp_path, targets_file=targets, cwd=tmp_path)
     target = build_target("smollm2-135m/rs16", settings)
     scorer = target.scorer  # type: ignore[attr-defined]
     assert isinstance(scorer, PreferenceModelScorer)
