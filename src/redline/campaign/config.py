@@ -76,6 +76,11 @@ def campaign_config(
             f"campaign targets {missing} are not available; available: {sorted(by_name)}"
         )
     weights = {str(k): float(v) for k, v in dict(section.get("weights", {})).items()}
+    typos = sorted(set(weights) - set(by_name))
+    if typos:
+        raise ConfigError(
+            f"[campaign] weights name unknown targets {typos}; available: {sorted(by_name)}"
+        )
     weights = {k: v for k, v in weights.items() if k in wanted}
     try:
         size = int(section.get("task_size", DEFAULT_TASK_SIZE))
