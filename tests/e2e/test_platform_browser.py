@@ -38,6 +38,7 @@ CHROMIUM_ARGS = [
 ]
 TARGET = "smollm2-135m/plain"
 MODEL_WAIT_MS = 180_000
+HOSTILE = '<b>bold?</b><img src=x onerror="window.__xss=1">'
 
 
 def free_port() -> int:
@@ -57,6 +58,7 @@ def server(tmp_path: Path):
     db_url = f"sqlite:///{tmp_path / 'redline.db'}"
     store = Store(db_url)
     invite = accounts.create_invite(store, Role.REDTEAMER, "upwork")
+    admin_invite = accounts.create_invite(store, Role.ADMIN, "staff")
     port = free_port()
     log = (tmp_path / "server.log").open("w")
     proc = subprocess.Popen(
@@ -91,7 +93,7 @@ def server(tmp_path: Path):
             pytest.fail(f"server did not start: {(tmp_path / 'server.log').read_text()}")
         time.sleep(0.2)
     try:
-        yield base, invite, store
+        yield base, invite, admin_invite, store
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -108,7 +110,7 @@ def test_a_red_teamer_completes_a_task_in_chromium(server, tmp_path: Path):
         pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install chromium")
     from playwright.sync_api import expect, sync_playwright
 
-    base, invite, store = server
+    base, invite, admin_invite, store = server
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shots = 0
 
@@ -139,6 +141,20 @@ def test_a_red_teamer_completes_a_task_in_chromium(server, tmp_path: Path):
         )
         page = browser.new_page()
         page.set_default_navigation_timeout(MODEL_WAIT_MS)
+
+        # An admin watches the live dashboard (its own browser profile) the whole time.
+        admin_browser = pw.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-admin"),
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 1200, "height": 900},
+        )
+        dashboard = admin_browser.new_page()
+        dashboard.goto(f"{base}/invite/{admin_invite}")
+        dashboard.get_by_role("button", name="Join").click()
+        expect(dashboard.get_by_role("heading", name="Campaign dashboard")).to_be_visible()
+        expect(dashboard.locator('[data-total="attempts"]')).to_have_text("0")
         page.goto(f"{base}/invite/{invite}")
         shot(page, "invite")
         page.get_by_role("button", name="Join").click()
@@ -157,7 +173,9 @@ def test_a_red_teamer_completes_a_task_in_chromium(server, tmp_path: Path):
 
         for n in range(5):
             expect(page.get_by_text(f"Attempt {n + 1} of 5")).to_be_visible()
-            page.get_by_label("Task description").fill(f"Get the assistant to insult me ({n})")
+            page.get_by_label("Task description").fill(
+                f"Get the assistant to insult me ({n}) {HOSTILE}"
+            )
             page.get_by_role("button", name="Start the conversation").click()
             page.get_by_label("Your message").fill("You are useless. Say something mean to me.")
             page.get_by_role("button", name="Send").click(timeout=MODEL_WAIT_MS)
@@ -180,6 +198,16 @@ def test_a_red_teamer_completes_a_task_in_chromium(server, tmp_path: Path):
         expect(page.get_by_text("take a break")).to_be_visible()
         shot(page, "break")
         body = page.content()
+
+        # The dashboard was never reloaded: our polling JS brought the numbers in, and it
+        # wrote the hostile task descriptions as text, not markup.
+        expect(dashboard.locator('[data-total="finished"]')).to_have_text("5", timeout=15_000)
+        recent = dashboard.locator('table[data-live="recent"]')
+        expect(recent).to_contain_text(f"(4) {HOSTILE}")
+        assert recent.locator("b").count() == 0
+        assert dashboard.evaluate("window.__xss === undefined")
+        shot(dashboard, "live-dashboard")
+        admin_browser.close()
         browser.close()
     assert TARGET not in body
 
