@@ -26,7 +26,8 @@ class _RedactTokens(logging.Filter):
 
 def _default_targets(settings: Settings, names: list[str]) -> list[str] | None:
     """Without a configured pool: the plain and HHH-prompted built-ins. Rejection-sampling
-    targets need a trained preference model, so they join when listed explicitly."""
+    targets draw 16 samples per reply (tens of seconds on a small CPU), so they join when
+    listed with --target or under [campaign] targets."""
     if names or settings.raw.get("campaign", {}).get("targets"):
         return names or None
     from redline.targets.registry import available_targets
@@ -81,6 +82,8 @@ def serve(
     console.print(
         f"Redline on http://{shown}:{port}/ with targets: " + ", ".join(t.name for t in pool)
     )
+    if names is not None and not target and not scripted:
+        console.print("(rejection-sampling targets join with --target NAME/rs16)")
     if token is not None:
         console.print(
             f"Admin login (one-time, valid 24 h): http://{shown}:{port}/invite/{token}",

@@ -31,7 +31,7 @@ def front_door(request: Request) -> Response:
     return redirect(HOME[who.role])
 
 
-@router.get("/healthz")
+@router.api_route("/healthz", methods=["GET", "HEAD"])
 def health() -> PlainTextResponse:
     return PlainTextResponse("ok")
 
