@@ -129,6 +129,7 @@ def test_replay_from_store_and_study_sample(
     sample = first_turn_sample(attacks, 20, seed=1)
     assert sample == first_turn_sample(attacks, 20, seed=1)
     assert sample != first_turn_sample(attacks, 20, seed=2)
+    assert first_turn_sample(attacks, 5, seed=1) == sample[:5]  # a pilot is a prefix
     openers = [s.humans for s in sample]
     assert all(len(h) == 1 for h in openers) and len(set(openers)) == 20
     with pytest.raises(ConfigError, match="distinct openers"):

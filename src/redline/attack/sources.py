@@ -118,7 +118,7 @@ def first_turn_sample(attacks: Sequence[SourceAttack], n: int, seed: int) -> lis
     """A seeded sample of ``n`` attacks with distinct first human turns, cut to that turn.
 
     Comparison files hold several pairs per conversation opener; sampling distinct
-    openers keeps one attack from counting twice.
+    openers keeps one attack from counting twice. Samples of one seed are nested.
     """
     unique: dict[str, SourceAttack] = {}
     for attack in attacks:
@@ -127,7 +127,10 @@ def first_turn_sample(attacks: Sequence[SourceAttack], n: int, seed: int) -> lis
     pool = list(unique.values())
     if n > len(pool):
         raise ConfigError(f"asked for {n} attacks but the file has {len(pool)} distinct openers")
-    return random.Random(seed).sample(pool, n)
+    # A seeded shuffle, then the first n: a smaller study is a prefix of a larger one,
+    # so a pilot run's replays are reused by the full run.
+    random.Random(seed).shuffle(pool)
+    return pool[:n]
 
 
 def parse_origins(text: str) -> tuple[Origin, ...]:
