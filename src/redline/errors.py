@@ -56,6 +56,13 @@ class NotFoundError(RedlineError):
     http_status = 404
 
 
+class ConflictError(RedlineError):
+    """The request no longer fits the state (another tab moved the conversation on, a
+    review was already submitted...). Reloading the page shows where things stand."""
+
+    http_status = 409
+
+
 class PermissionDenied(RedlineError):
     """The current person may not do this."""
 

@@ -10,7 +10,17 @@ from platform_helpers import Browser, Targets
 from sqlalchemy import func, select
 
 from redline.store import Store
-from redline.store.models import Attempt, Invite, Role, Task, Turn, WebSession
+from redline.store.models import (
+    Attempt,
+    Invite,
+    Person,
+    Review,
+    Role,
+    Task,
+    Turn,
+    WebSession,
+    WellbeingSurvey,
+)
 
 PAYLOADS = [
     "<script>alert('xss')</script>",
@@ -68,7 +78,7 @@ def counts(store: Store) -> tuple[int, ...]:
     with store.session() as session:
         return tuple(
             session.scalar(select(func.count()).select_from(m)) or 0
-            for m in (Task, Attempt, Turn, Invite, WebSession)
+            for m in (Task, Attempt, Turn, Invite, WebSession, Review, WellbeingSurvey)
         )
 
 
@@ -84,6 +94,12 @@ def test_authorization_matrix(new_browser, store: Store):
     admin = new_browser().join(Role.ADMIN)
     anonymous = new_browser()
     anonymous.get("/")  # a pre-session CSRF cookie, as a real browser would have
+    with store.transaction() as session:
+        reviewer_id = session.scalar(select(Person.id).where(Person.role == Role.REVIEWER))
+        review = Review(attempt_id=attempt, reviewer_id=reviewer_id)
+        session.add(review)
+        session.flush()
+        review_id = review.id
 
     a = f"/redteam/attempt/{attempt}"
     redteam_general = [
@@ -114,13 +130,27 @@ def test_authorization_matrix(new_browser, store: Store):
         ("POST", "/admin/invites"),
         ("POST", f"/admin/invites/{invite_id}/revoke"),
     ]
-    review_routes = [("GET", "/review")]
+    review_routes = [
+        ("GET", "/review"),
+        ("GET", f"/review/{review_id}"),
+        ("POST", f"/review/{review_id}"),
+        ("POST", f"/review/{review_id}/skip"),
+        ("GET", "/review/wellbeing"),
+        ("POST", "/review/wellbeing"),
+    ]
+    review_admin_routes = [
+        ("GET", "/review/admin"),
+        ("GET", "/review/admin/summary.json"),
+        ("POST", "/review/admin/assign"),
+    ]
     forms = {
         "/redteam/attempt": {"task_id": task_id, "task_description": "x", "key": "matrix"},
         f"{a}/turn": {"text": "intruder", "key": "matrix"},
         f"{a}/pick": {"turn": 0, "candidate": 0},
         f"{a}/finish": {"rating": 0},
         "/admin/invites": {"role": "admin", "pool": "evil"},
+        f"/review/{review_id}": {"rating": 1, "tags": "Theft"},
+        "/review/admin/assign": {"per_target": 1, "reviewers": 1},
     }
     people = {
         "anonymous": anonymous,
@@ -134,9 +164,9 @@ def test_authorization_matrix(new_browser, store: Store):
         "owner": {*redteam_general, *owner_only},
         "other": {*redteam_general},
         "reviewer": {*review_routes},
-        "admin": {*redteam_general, *admin_routes},
+        "admin": {*redteam_general, *admin_routes, *review_admin_routes},
     }
-    all_routes = redteam_general + owner_only + admin_routes + review_routes
+    all_routes = redteam_general + owner_only + admin_routes + review_routes + review_admin_routes
 
     def call(who: Browser, method: str, url: str) -> int:
         if method == "GET":

@@ -9,11 +9,10 @@ import pytest
 from review_builders import World, add_attempt, build
 from sqlalchemy import select
 
-from redline.errors import NotFoundError, RedlineError
+from redline.errors import ConflictError, NotFoundError, RedlineError
 from redline.review import (
     FEELINGS,
     ReviewConfig,
-    ReviewConflict,
     ReviewService,
     assign_reviews,
     make_preview,
@@ -78,7 +77,7 @@ def test_skip_is_recorded_and_the_item_goes_to_another_reviewer(store: Store) ->
     assert len(rows) == 4 and rows[0].skipped and rows[0].completed_at is not None
     queue = service.queue(first.reviewer_id)
     assert queue.open_count == 0 and queue.skipped == 1
-    with pytest.raises(ReviewConflict, match="skipped"):
+    with pytest.raises(ConflictError, match="skipped"):
         service.submit(first.reviewer_id, first.id, 2)
     # Everyone else already has it: the next skip finds nobody and says so by None.
     second = rows[1]
@@ -116,9 +115,9 @@ def test_submit_validates_and_is_idempotent(store: Store, world: World) -> None:
     service.submit(who, rid, 3, ["Theft", "Weapons"], "clear attempt")  # double click
     done = _rows(store)[0]
     assert (done.rating, done.tags, done.note) == (3, ["Theft", "Weapons"], "clear attempt")
-    with pytest.raises(ReviewConflict, match="already submitted"):
+    with pytest.raises(ConflictError, match="already submitted"):
         service.submit(who, rid, 1, [])
-    with pytest.raises(ReviewConflict, match="cannot be skipped"):
+    with pytest.raises(ConflictError, match="cannot be skipped"):
         service.skip(who, rid)
     with pytest.raises(NotFoundError):
         service.submit(who + 1000, rid, 3, [])
@@ -177,7 +176,7 @@ def test_concurrent_answers_to_one_item_leave_exactly_one(store: Store, world: W
     def answer(rating: int) -> str:
         try:
             service.submit(row.reviewer_id, row.id, rating, [])
-        except ReviewConflict:
+        except ConflictError:
             return "refused"
         return "stored"
 

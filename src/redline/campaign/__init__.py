@@ -5,10 +5,10 @@ One implementation, used by the web platform and ``redline chat``.
 
 from redline.campaign.assignment import choose_target
 from redline.campaign.config import CampaignConfig, campaign_config
-from redline.campaign.errors import ConflictError
 from redline.campaign.people import create_person, get_or_create_person
 from redline.campaign.service import CampaignService, ResolveTarget, ensure_target
 from redline.campaign.views import AttemptView, CandidateView, TaskView, TurnView
+from redline.errors import ConflictError
 
 __all__ = [
     "AttemptView",

@@ -30,10 +30,15 @@ from sqlalchemy.orm import Session, selectinload
 from redline.campaign import reads
 from redline.campaign.assignment import choose_target, human_attempt_counts
 from redline.campaign.config import CampaignConfig
-from redline.campaign.errors import ConflictError
 from redline.campaign.timing import record_model_time
 from redline.campaign.views import AttemptView, TaskView, TurnView
-from redline.errors import BackendError, NotFoundError, PermissionDenied, RedlineError
+from redline.errors import (
+    BackendError,
+    ConflictError,
+    NotFoundError,
+    PermissionDenied,
+    RedlineError,
+)
 from redline.store import Store
 from redline.store.models import (
     Attempt,

@@ -14,14 +14,13 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
-from redline.errors import RedlineError
+from redline.errors import ConflictError, RedlineError
 from redline.platform.web import platform, redirect, render, require
 from redline.review import (
     FEELINGS,
     RATING_LABELS,
     RATING_QUESTION,
     ReviewConfig,
-    ReviewConflict,
     ReviewService,
     agreement_report,
     assign_reviews,
@@ -232,7 +231,7 @@ def submit(
         return _item_page(
             request, review_id, who, error="the rating must be 0 to 4", form=form, status=400
         )
-    except ReviewConflict:
+    except ConflictError:
         raise
     except RedlineError as exc:
         return _item_page(request, review_id, who, error=str(exc), form=form, status=400)
