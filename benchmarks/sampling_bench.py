@@ -144,19 +144,27 @@ def main() -> None:
     args = parser.parse_args()
 
     backend = LlamaCppBackend(args.model, n_threads=args.threads, timeout_s=600)
-    extra = {"model": backend.name, "threads": backend.n_threads}
+    extra: dict[str, Any] = {"model": backend.name, "threads": backend.n_threads}
     run_batched(backend, 2, 8, 0)  # warm up: load pages, build graphs
 
-    walls: dict[tuple[int, str], float] = {}
-    for n, mode in ((1, "batched"), (2, "batched"), (args.k, "batched"), (args.k, "naive")):
-        if mode == "naive":
-            fn: Callable[[], None] = lambda: run_naive(backend, args.k, args.tokens, 1)  # noqa: E731
-        else:
-            fn = lambda n=n: run_batched(backend, n, args.tokens, 1)  # type: ignore[misc]  # noqa: E731
-        load = os.getloadavg()[0]
-        wall = median_time(fn, args.repeats)
-        walls[(n, mode)] = wall
-        emit("wall_s", n, mode, wall, "s", load_avg=round(load, 2), **extra)
+    # Rounds interleave the modes, so load from other processes on a shared machine hits
+    # every mode alike; each figure is the median over rounds.
+    modes = ((1, "batched"), (2, "batched"), (args.k, "batched"), (args.k, "naive"))
+    times: dict[tuple[int, str], list[float]] = {m: [] for m in modes}
+    loads: list[float] = []
+    for _ in range(args.repeats):
+        loads.append(os.getloadavg()[0])
+        for n, mode in modes:
+            t0 = time.perf_counter()
+            if mode == "naive":
+                run_naive(backend, n, args.tokens, 1)
+            else:
+                run_batched(backend, n, args.tokens, 1)
+            times[(n, mode)].append(time.perf_counter() - t0)
+    extra["load_avg"] = round(statistics.median(loads), 2)
+    walls = {m: statistics.median(t) for m, t in times.items()}
+    for (n, mode), wall in walls.items():
+        emit("wall_s", n, mode, wall, "s", **extra)
         emit("gen_tok_s", n, mode, n * args.tokens / wall, "tok/s", **extra)
 
     ceiling = prompt_rate(backend, args.prompt_tokens, args.repeats)

@@ -291,3 +291,16 @@ def test_corrupt_gguf_is_unavailable(tmp_path: Path) -> None:
 def test_missing_model_is_unavailable(tmp_path: Path) -> None:
     with pytest.raises(BackendUnavailable, match="does not exist"):
         LlamaCppBackend(tmp_path / "missing.gguf")
+
+
+def test_thread_count_default_and_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    from redline.errors import ConfigError
+    from redline.targets.backends.llamacpp import default_threads
+
+    monkeypatch.delenv("REDLINE_LLAMA_THREADS", raising=False)
+    assert default_threads() >= 1
+    monkeypatch.setenv("REDLINE_LLAMA_THREADS", "3")
+    assert default_threads() == 3
+    monkeypatch.setenv("REDLINE_LLAMA_THREADS", "many")
+    with pytest.raises(ConfigError, match="REDLINE_LLAMA_THREADS"):
+        default_threads()

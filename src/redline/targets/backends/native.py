@@ -174,6 +174,7 @@ class NativeContext:
         self.memory = llc.llama_get_memory(ptr)
         self._batch = llc.llama_batch_init(N_BATCH, 0, 1)
         self._embeddings_on = False
+        self.n_threads = config.n_threads
         self.lock = threading.RLock()
         #: tokens currently held by sequence 0 (the cached prompt prefix)
         self.prompt_cache: list[int] = []
@@ -204,6 +205,12 @@ class NativeContext:
                 f"llama_decode failed with code {rc} while {what} ({self.model.path}); "
                 "the context was reset, retry the request"
             )
+
+    def set_threads(self, n_threads: int) -> None:
+        """Backends sharing this context may ask for different thread counts."""
+        if n_threads != self.n_threads:
+            llc.llama_set_n_threads(self.ptr, n_threads, n_threads)
+            self.n_threads = n_threads
 
     def set_embeddings(self, on: bool) -> None:
         """Hidden states are copied out only while needed: with embeddings on, llama.cpp
