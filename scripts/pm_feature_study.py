@@ -28,11 +28,13 @@ def main() -> None:
     parser.add_argument("backbone")
     parser.add_argument("--pairs", default=str(PAIRS))
     parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--start", type=int, default=0, help="Skip the first N pairs.")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     pairs = load_pair_files([args.pairs]).pairs
     if args.limit:
         pairs = pairs[: args.limit]
+    pairs = pairs[args.start :]
     feat = GGUFFeaturizer(args.backbone, n_threads=args.threads)
     cache = FeatureCache(load_settings().cache_dir / "features")
     start, n_tok, computed = time.time(), 0, 0

@@ -248,7 +248,7 @@ class GGUFFeaturizer:
         n_out = n if outputs else 1
         ptr = llama_cpp.llama_get_embeddings(self._llm._ctx.ctx)
         flat = ctypes.cast(ptr, ctypes.POINTER(ctypes.c_float * (n_out * self.dim))).contents
-        return np.frombuffer(flat, dtype=np.float32).reshape(n_out, self.dim).copy()
+        return np.ctypeslib.as_array(flat).reshape(n_out, self.dim).astype(np.float32, copy=True)
 
     def span_states(self, context: Conversation, replies: Sequence[str]) -> list[dict[str, Any]]:
         """Per reply: every pooling at once (for feature studies) from one shared prefix."""

@@ -242,7 +242,8 @@ class PreferenceModelFile:
         base = Path(path)
         base = base.with_suffix("") if base.suffix in {".json", ".npz"} else base
         base.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(base.with_suffix(".npz"), **self.head.arrays())
+        arrays: dict[str, Any] = self.head.arrays()
+        np.savez_compressed(base.with_suffix(".npz"), allow_pickle=False, **arrays)
         meta = base.with_suffix(".json")
         meta.write_text(json.dumps({**self.meta(), "identity": self.identity}, indent=2) + "\n")
         return meta

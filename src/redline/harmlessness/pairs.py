@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from redline.datasets.hhrlhf import read_file
+from redline.datasets.hhrlhf import ComparisonRecord, read_file
 from redline.datasets.transcripts import context_before_last_reply, split_messages
 from redline.errors import DataFormatError
 from redline.targets.base import Message
@@ -97,7 +97,11 @@ def load_pair_files(paths: Sequence[str | Path]) -> PairSet:
             raise DataFormatError(
                 "holds red-team attempts, not comparison pairs (chosen/rejected)", path=str(path)
             )
-        records = [{"chosen": r.chosen, "rejected": r.rejected} for r in read.records]
+        records = [
+            {"chosen": r.chosen, "rejected": r.rejected}
+            for r in read.records
+            if isinstance(r, ComparisonRecord)
+        ]
         result.extend(pairs_from_records(records))
         for problem in read.invalid:
             result.skipped["invalid record"] += 1

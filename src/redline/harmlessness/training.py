@@ -78,7 +78,10 @@ def train_head(
     n = len(chosen)
     if n < MIN_PAIRS:
         raise DataFormatError(f"only {n} usable pairs; need at least {MIN_PAIRS} to train")
-    train, val = split_indices(n, val_fraction, seed) if val_fraction > 0 else (np.arange(n), [])
+    if val_fraction > 0:
+        train, val = split_indices(n, val_fraction, seed)
+    else:
+        train, val = np.arange(n), np.arange(0)
     if head == "linear":
         fitted, info = fit_linear(chosen[train], rejected[train], seed=seed, c=c)
     elif head == "mlp":

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Train the packaged default harmlessness PM (src/redline/harmlessness/default_pm.{npz,json}).
+#
+# Seeded and repeatable: SmolLM2-135M-Instruct reply-token mean features (bounded context:
+# last 300 characters of the conversation, first 64 reply tokens), a linear Bradley-Terry
+# head (L2, C by 5-fold CV), seed 0, 20% of the pairs held out for validation; the
+# validation metrics are stored in default_pm.json. Features are cached in .redline/cache,
+# so a rerun only refits the head.
+#
+# LIMIT: number of pairs-a pairs used (first N in file order). The packaged model used the
+# value below because featurising all 1,594 usable pairs did not fit the CPU budget of the
+# session that built it; LIMIT=0 uses every pair.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PAIRS="${PAIRS:-../shared/data/hh-rlhf-harmless-base/pairs-a.jsonl.gz}"
+LIMIT="${LIMIT:-1000}"
+redline pm train --pairs "$PAIRS" --limit "$LIMIT" --seed 0 --val-fraction 0.2 \
+  --backbone smollm2-135m --head linear --name default \
+  --out src/redline/harmlessness/default_pm
