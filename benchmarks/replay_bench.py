@@ -10,16 +10,19 @@ Prints one JSON line per measurement:
                       the CPU slows every number above)
 
   python benchmarks/replay_bench.py                       # smollm2-135m plain and rs16
+  python benchmarks/replay_bench.py --workers 0          # this process only
   python benchmarks/replay_bench.py --attacks 20 --max-tokens 64 --targets smollm2-135m/hhh
 
-Each target first replays --warmup attacks (model load, prompt cache, PM load), then the
-timed --attacks different ones (distinct first human turns of hh-rlhf pairs-a, turns=first,
-one candidate), into a fresh temporary store.
+For each executor (--workers: 0 = this process with llama.cpp's default threads, N = a
+pool of N single-core processes) and target, --warmup attacks are replayed first (model
+and PM loads, prompt cache), then the timed --attacks different ones (distinct first human
+turns of hh-rlhf pairs-a, turns=first, one candidate), into a fresh temporary store.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -28,6 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from redline.attack.executors import make_executor
 from redline.attack.replay import replay
 from redline.attack.runtime import RegistryTargets, Runtime
 from redline.attack.scoring import DefaultPM
@@ -63,9 +67,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--targets", default="smollm2-135m/plain,smollm2-135m/rs16")
     parser.add_argument("--attacks", type=int, default=10)
-    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--warmup", type=int, default=2, help="Per worker, at least 2.")
     parser.add_argument("--max-tokens", type=int, default=48)
     parser.add_argument("--pairs", type=Path, default=PAIRS)
+    parser.add_argument(
+        "--workers",
+        default="0,2",
+        help="Comma-separated executors to measure: 0 = this process, N = a pool of N.",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -80,14 +89,44 @@ def main() -> None:
         runtime = Runtime(
             targets=RegistryTargets(settings, scorer, args.max_tokens), scorer=scorer, candidates=1
         )
-        for target in [t.strip() for t in args.targets.split(",") if t.strip()]:
-            replay(store, runtime, warm, [target], variant="warmup")
-            before = len(reply_seconds(store))
-            started = time.perf_counter()
-            report = replay(store, runtime, timed, [target], variant="timed")
-            wall = time.perf_counter() - started
+        for workers, target in itertools.product(
+            [int(w) for w in args.workers.split(",")],
+            [t.strip() for t in args.targets.split(",") if t.strip()],
+        ):
+            executor = make_executor(workers=workers)
+            label = f"w{workers}"
+            try:
+                # warm-up: every pool worker loads the model and the PM
+                warmup = replay(
+                    store,
+                    runtime,
+                    warm,
+                    [target],
+                    variant=f"warmup-{label}",
+                    executor=executor,
+                    batch_size=1,
+                )
+                before = len(reply_seconds(store))
+                started = time.perf_counter()
+                report = replay(
+                    store,
+                    runtime,
+                    timed,
+                    [target],
+                    variant=f"timed-{label}",
+                    executor=executor,
+                    batch_size=1,
+                )
+                wall = time.perf_counter() - started
+            finally:
+                executor.close()
             replies = reply_seconds(store)[before:]
-            extra = {"attacks": report.written, "max_tokens": args.max_tokens}
+            extra = {
+                "attacks": report.written,
+                "max_tokens": args.max_tokens,
+                "executor": report.executor,
+                "warmup_failed": len(warmup.failed),
+            }
             if report.failed:
                 extra["failed"] = len(report.failed)
             emit(target, "attacks_per_min", 60 * report.written / wall, "attacks/min", **extra)
