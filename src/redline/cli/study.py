@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,12 +14,18 @@ from redline.cli.replay import (
     CONCURRENCY,
     PM,
     RAY,
-    WORKERS,
     make_runtime,
     print_report,
     progress_bar,
     split_targets,
 )
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
 
 
 @app.command("study")
@@ -47,7 +54,11 @@ def study_cmd(
         None, "--out", help="Results folder (default: DATA_DIR/reports/study-TIMESTAMP)."
     ),
     pm: Path | None = PM,
-    workers: int = WORKERS,
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        help="Local processes, one core each (default: one per CPU; 0: this process).",
+    ),
     ray: str | None = RAY,
     concurrency: int = CONCURRENCY,
     batch_size: int = BATCH,
@@ -58,7 +69,7 @@ def study_cmd(
 
     Resumable: an interrupted study continues where it stopped when run again.
 
-    Example: redline study --limit 100 --max-tokens 48 --workers 2
+    Example: redline study --limit 100 --max-tokens 48
     """
     from redline.attack.executors import make_executor
     from redline.attack.study import StudyConfig, default_grid, run_study
@@ -83,6 +94,10 @@ def study_cmd(
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     folder = out or st.settings.reports_dir / f"study-{stamp}"
     console.print(f"study: {limit} attacks x {len(grid)} targets ({', '.join(grid)})")
+    if workers is None:
+        # One single-core worker per CPU: on a shared machine this is several times faster
+        # than one llama.cpp process whose threads wait on each other.
+        workers = cpu_count() if cpu_count() > 1 and ray is None else 0
     executor = make_executor(workers=workers, ray_address=ray, concurrency=concurrency)
     try:
         with progress_bar("study") as (on_start, advance):
