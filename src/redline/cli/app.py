@@ -37,7 +37,7 @@ app = typer.Typer(
     help="Redline: red-team language models with people and machines, and learn from it.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals may hold tokens or API keys
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
 )
 
 
