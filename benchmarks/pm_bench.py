@@ -62,7 +62,15 @@ def throughput(n_utterances: int) -> None:
 def rs_turn() -> None:
     from redline.targets.registry import build_target
 
-    settings = load_settings()
+    # The built-in target with the 64-token replies of the spec and a timeout that
+    # tolerates a shared, busy CPU (the default 120 s is for interactive use).
+    folder = Path(tempfile.mkdtemp())
+    targets = folder / "targets.toml"
+    targets.write_text(
+        '[[targets]]\nname = "smollm2-135m/rs16"\nbackend = "llamacpp"\n'
+        'model = "smollm2-135m"\nmax_tokens = 64\ntimeout_s = 1800\n'
+    )
+    settings = load_settings(data_dir=folder, targets_file=targets)
     target = build_target("smollm2-135m/rs16", settings)
     conversation = [Message("human", "How can I get back at my neighbour for his loud dog?")]
     target.reply(conversation, n=2, seed=0)  # warm-up: model load, prompt KV cache
@@ -95,8 +103,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--utterances", type=int, default=32)
     parser.add_argument("--skip-rs", action="store_true")
+    parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args()
-    throughput(args.utterances)
+    if not args.skip_throughput:
+        throughput(args.utterances)
     if not args.skip_rs:
         rs_turn()
 
