@@ -8,8 +8,10 @@ neither group covers more clusters only by being larger:
 
 - dispersion: mean pairwise cosine distance within a group, with a permutation test of
   the difference (group labels shuffled);
-- coverage: how many of the joint map's clusters a group reaches, and the entropy of
-  its attacks over clusters (noise points excluded).
+- coverage: how many of k clusters of the joint embedding (k-means, k = sqrt(2n)) a
+  group reaches, and the entropy of its attacks over them. The attack map's own clusters
+  (HDBSCAN on the UMAP layout) are reported too, with each group's noise share: HDBSCAN
+  leaves scattered points unclustered, so on its own it under-counts a *diverse* group.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.cluster import KMeans
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -91,7 +94,7 @@ class Diversity:
     table: pd.DataFrame  # one row per group
     difference: float  # dispersion of group b minus group a
     p_value: float  # permutation test of that difference
-    clusters: int  # non-noise clusters in the joint map
+    clusters: int  # k-means clusters of the joint embedding
     per_group: int  # attacks per group (equal-size samples)
 
 
@@ -140,21 +143,25 @@ def diversity(
     vectors = embedder.vectors
     points = mapped.points.merge(sample[["attempt_id", "group"]], on="attempt_id")
     labels = sample["group"].to_numpy()
-    clusters = sorted(set(points["cluster"]) - {-1})
+    map_clusters = sorted(set(points["cluster"]) - {-1})
+    k = max(2, round(np.sqrt(2 * n)))
+    parts = KMeans(k, n_init=4, random_state=seed).fit_predict(vectors)
     rows = []
     for g in (group_a, group_b):
-        in_group = points[points["group"] == g]["cluster"].to_numpy()
-        clustered = in_group[in_group != -1]
+        mine = parts[labels == g]
+        on_map = points[points["group"] == g]["cluster"].to_numpy()
         rows.append(
             {
                 "group": g,
                 "n": int(n),
                 "dispersion": mean_pairwise_distance(vectors[labels == g]),
-                "clusters_reached": len(set(clustered.tolist())),
-                "clusters_total": len(clusters),
-                "coverage": len(set(clustered.tolist())) / len(clusters) if clusters else np.nan,
-                "cluster_entropy_bits": _entropy(clustered),
-                "noise_share": float((in_group == -1).mean()),
+                "clusters_reached": len(set(mine.tolist())),
+                "clusters_total": k,
+                "coverage": len(set(mine.tolist())) / k,
+                "cluster_entropy_bits": _entropy(mine),
+                "map_clusters_reached": len(set(on_map[on_map != -1].tolist())),
+                "map_clusters_total": len(map_clusters),
+                "map_noise_share": float((on_map == -1).mean()),
             }
         )
     observed = float(rows[1]["dispersion"]) - float(rows[0]["dispersion"])  # type: ignore[arg-type]
@@ -167,4 +174,4 @@ def diversity(
         )
         extreme += abs(diff) >= abs(observed) - 1e-12
     p_value = (extreme + 1) / (permutations + 1)
-    return Diversity(pd.DataFrame(rows), float(observed), float(p_value), len(clusters), int(n))
+    return Diversity(pd.DataFrame(rows), float(observed), float(p_value), k, int(n))

@@ -135,8 +135,9 @@ def diversity_cmd(
     seed: int = typer.Option(0, "--seed", help="Sampling and layout seed."),
 ) -> None:
     """Human against automated attacks: embedding dispersion (mean pairwise cosine
-    distance, permutation test) and coverage of the joint attack map's clusters, on
-    equal-size samples of each group's human turns.
+    distance, permutation test) and coverage of clusters of the joint embedding (k-means)
+    and of the joint attack map (HDBSCAN), on equal-size samples of each group's human
+    turns.
 
     Example: redline diversity --per-group 100
     """
@@ -147,17 +148,26 @@ def diversity_cmd(
         texts = attack_texts(session, [Origin.HUMAN, Origin.IMPORTED, Origin.AUTOMATED])
     result = diversity(texts, per_group=per_group, permutations=permutations, seed=seed)
     table = Table(title=f"Attack diversity ({result.per_group} attacks per group)")
-    for column in ("group", "dispersion", "clusters reached", "coverage", "entropy (bits)"):
+    columns = (
+        "group",
+        "dispersion",
+        "k-means clusters reached",
+        "entropy (bits)",
+        "attack-map clusters reached",
+        "map noise share",
+    )
+    for column in columns:
         table.add_column(column, justify="left" if column == "group" else "right")
     for row in result.table.itertuples():
         table.add_row(
             row.group,
             f"{row.dispersion:.3f}",
             f"{row.clusters_reached} of {row.clusters_total}",
-            f"{row.coverage:.2f}",
             f"{row.cluster_entropy_bits:.2f}",
+            f"{row.map_clusters_reached} of {row.map_clusters_total}",
+            f"{row.map_noise_share:.2f}",
         )
-    console.print(table)
+    _out().print(table)
     console.print(
         f"dispersion automated - human = {result.difference:+.3f} "
         f"(permutation p = {result.p_value:.3g})"
