@@ -55,8 +55,11 @@ def test_attack_texts_joins_human_turns_and_needs_both_groups(
 ) -> None:
     import_attacks(sqlite_store, red_team_file)
     with sqlite_store.session() as session:
-        texts = attack_texts(session, [Origin.IMPORTED, Origin.AUTOMATED])
+        texts = attack_texts(session, [Origin.IMPORTED, Origin.AUTOMATED], first_turn_only=False)
+        openers = attack_texts(session, [Origin.IMPORTED])
     assert len(texts) == 10 and set(texts["origin"]) == {"imported"}
     assert all("\n" in t for t in texts["text"][:3])  # several human turns joined
+    assert [t.split("\n")[0] for t in texts["text"]] == [o.split("\n")[0] for o in openers["text"]]
+    assert all(len(o) < len(t) for o, t in zip(openers["text"], texts["text"], strict=True))
     with pytest.raises(RedlineError, match="at least 5 attacks per group"):
         diversity(texts)

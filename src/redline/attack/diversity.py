@@ -34,15 +34,22 @@ from redline.store.models import Attempt, Origin, Turn
 MIN_PER_GROUP = 5
 
 
-def attack_texts(session: Session, origins: Sequence[Origin]) -> pd.DataFrame:
-    """One row per attempt of these origins: ``attempt_id``, ``origin``, ``text`` (its
-    human turns joined), in id order; attempts without human text are left out."""
-    rows = session.execute(
+def attack_texts(
+    session: Session, origins: Sequence[Origin], *, first_turn_only: bool = True
+) -> pd.DataFrame:
+    """One row per attempt of these origins: ``attempt_id``, ``origin``, ``text`` (the
+    opener, or all its human turns joined), in id order; attempts without human text are
+    left out. Openers by default: one-turn automated attacks against multi-turn human
+    ones would otherwise differ in length more than in content."""
+    query = (
         select(Attempt.id, Attempt.origin, Turn.human)
         .join(Turn, Turn.attempt_id == Attempt.id)
         .where(Attempt.origin.in_(list(origins)), Turn.human.is_not(None))
         .order_by(Attempt.id, Turn.index)
-    ).all()
+    )
+    if first_turn_only:
+        query = query.where(Turn.index == 0)
+    rows = session.execute(query).all()
     frame = pd.DataFrame(rows, columns=["attempt_id", "origin", "human"])
     if frame.empty:
         return pd.DataFrame(columns=["attempt_id", "origin", "text"])

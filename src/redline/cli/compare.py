@@ -132,6 +132,9 @@ def diversity_cmd(
         None, "--per-group", help="Attacks per group (default: the smaller group's size)."
     ),
     permutations: int = typer.Option(2000, "--permutations", help="Permutation-test draws."),
+    all_turns: bool = typer.Option(
+        False, "--all-turns", help="Every human turn of an attempt, not only its opener."
+    ),
     seed: int = typer.Option(0, "--seed", help="Sampling and layout seed."),
 ) -> None:
     """Human against automated attacks: embedding dispersion (mean pairwise cosine
@@ -145,7 +148,11 @@ def diversity_cmd(
     from redline.store.models import Origin
 
     with state(ctx).store.session() as session:
-        texts = attack_texts(session, [Origin.HUMAN, Origin.IMPORTED, Origin.AUTOMATED])
+        texts = attack_texts(
+            session,
+            [Origin.HUMAN, Origin.IMPORTED, Origin.AUTOMATED],
+            first_turn_only=not all_turns,
+        )
     result = diversity(texts, per_group=per_group, permutations=permutations, seed=seed)
     table = Table(title=f"Attack diversity ({result.per_group} attacks per group)")
     columns = (
