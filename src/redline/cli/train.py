@@ -1,0 +1,87 @@
+"""``redline train rlhf``: fine-tune a LoRA against the harmlessness PM (needs ``redline[train]``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from redline.cli.app import app, console, err_console, state
+from redline.errors import ConfigError
+
+train_app = typer.Typer(help="Train models from red-team data.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+
+
+@train_app.command("rlhf")
+def rlhf(
+    ctx: typer.Context,
+    base: str = typer.Option("smollm2-135m", "--base", help="Catalogue model to fine-tune."),
+    pm: str = typer.Option("default", "--pm", help="'default' or a preference-model file."),
+    prompts: Path = typer.Option(
+        Path("../shared/data/hh-rlhf-harmless-base/pairs-a.jsonl.gz"),
+        "--prompts",
+        help="hh-rlhf file whose first human turns are the attacks (20% held out by hash).",
+    ),
+    steps: int = typer.Option(12, "--steps", help="RLOO optimisation steps."),
+    seed: int = typer.Option(0, "--seed", help="Seed for sampling, shuffling and LoRA init."),
+    prompts_per_step: int = typer.Option(2, "--prompts-per-step"),
+    generations: int = typer.Option(4, "--generations", help="Replies per prompt (RLOO k)."),
+    max_tokens: int = typer.Option(32, "--max-tokens", help="Reply length while training."),
+    learning_rate: float = typer.Option(1e-3, "--lr"),
+    beta: float = typer.Option(0.05, "--beta", help="KL penalty coefficient (vs the base)."),
+    rank: int = typer.Option(8, "--rank", help="LoRA rank (q/k/v/o projections)."),
+    limit_prompts: int | None = typer.Option(None, "--limit-prompts"),
+    out: Path | None = typer.Option(
+        None, "--out", help="Output folder (default: <data dir>/rlhf/<base>)."
+    ),
+) -> None:
+    """On-policy RL (TRL RLOO + PEFT LoRA) with the PM's score as reward and a KL penalty.
+
+    Writes <base>-rlhf.gguf (a GGUF LoRA for llama.cpp), curve.csv, curve.png and
+    train_meta.json. Copy them into src/redline/targets/adapters/ to ship the target
+    <base>/rlhf (scripts/train_rlhf.sh does this).
+
+    Example: redline train rlhf --base smollm2-135m --steps 12 --seed 0
+    """
+    try:
+        import torch  # noqa: F401
+        import trl  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError(
+            f"training needs the train extra ({exc.name} is missing): "
+            "pip install torch==2.13.0 && pip install -e '.[train]'"
+        ) from exc
+    from redline.rlhf import RLHFConfig, train_rlhf
+
+    settings = state(ctx).settings
+    config = RLHFConfig(
+        base=base,
+        pm=pm,
+        prompts=str(prompts),
+        steps=steps,
+        seed=seed,
+        prompts_per_step=prompts_per_step,
+        generations=generations,
+        max_completion_tokens=max_tokens,
+        learning_rate=learning_rate,
+        beta=beta,
+        rank=rank,
+        limit_prompts=limit_prompts,
+    )
+    folder = out or settings.data_dir / "rlhf" / base
+
+    def report(step: int, row: dict[str, float]) -> None:
+        err_console.print(
+            f"step {step}/{steps}: reward {row['reward']:+.3f}  KL {row['kl']:.4f}  "
+            f"len {row['mean_length']:.0f}  {row['step_time_s']:.0f} s"
+        )
+
+    result = train_rlhf(config, settings, folder, on_step=report)
+    check = result.export_check
+    console.print(f"adapter: {result.adapter} ({result.adapter.stat().st_size / 1e6:.1f} MB)")
+    console.print(f"curve: {result.curve_csv}, {result.curve_png}")
+    console.print(
+        f"trained in {result.seconds / 60:.1f} min, peak RSS {result.peak_rss_mb:.0f} MB; "
+        f"llama.cpp vs PyTorch logit-change correlation {check.get('delta_corr', float('nan')):.3f}"
+    )

@@ -1,0 +1,386 @@
+"""On-policy RL from the harmlessness PM: TRL's RLOO with a PEFT LoRA, on CPU.
+
+Why RLOO (REINFORCE leave-one-out) and not PPO: PPO needs a value model (a second
+network to train and keep in memory) and several epochs over each batch; RLOO needs
+neither: it samples k replies per prompt and uses the mean reward of the other k-1 as the
+baseline. On a 2-core CPU, sampling dominates the step time, so the method that learns
+from each sample once and trains only the LoRA weights is the one that fits. The KL
+penalty against the base model (the paper's RLHF keeps the policy close to its start)
+comes free with LoRA: the reference log-probs are the same network with the adapter
+switched off, so no second copy of the model is loaded.
+
+The result is exported to a GGUF LoRA (see :mod:`redline.rlhf.gguf_lora`) that the
+llama.cpp backend applies on top of the embedded model; the per-step curve (mean PM
+reward, KL, reply length) is saved as CSV and a figure next to it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import resource
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from redline.config import Settings
+from redline.errors import ConfigError
+from redline.rlhf.prompts import DEFAULT_ATTACKS, HELD_OUT_FRACTION, split_attacks
+from redline.targets.base import Scorer
+
+#: Where the shipped adapter and its curve live inside the package.
+PACKAGED_ADAPTERS = Path(__file__).resolve().parent.parent / "targets" / "adapters"
+TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj")
+#: Columns of the saved curve, in order (TRL's names on the right).
+CURVE_COLUMNS = {
+    "step": "step",
+    "reward": "reward",
+    "reward_std": "reward_std",
+    "kl": "kl",
+    "mean_length": "completions/mean_length",
+    "clipped_ratio": "completions/clipped_ratio",
+    "entropy": "entropy",
+    "loss": "loss",
+    "step_time_s": "step_time",
+}
+
+
+@dataclass
+class RLHFConfig:
+    """One training run; every field is recorded in the run's ``train_meta.json``."""
+
+    base: str = "smollm2-135m"
+    pm: str = "default"
+    prompts: str = str(DEFAULT_ATTACKS)
+    steps: int = 60
+    seed: int = 0
+    prompts_per_step: int = 4
+    generations: int = 4
+    max_completion_tokens: int = 48
+    temperature: float = 0.8
+    learning_rate: float = 3e-4
+    beta: float = 0.05
+    rank: int = 8
+    alpha: float = 16.0
+    target_modules: tuple[str, ...] = TARGET_MODULES
+    held_out_fraction: float = HELD_OUT_FRACTION
+    limit_prompts: int | None = None
+    threads: int | None = None
+
+    def validate(self) -> None:
+        if self.steps < 1:
+            raise ConfigError(f"--steps must be >= 1, got {self.steps}")
+        if self.generations < 2:
+            raise ConfigError("RLOO needs at least 2 generations per prompt (the baseline)")
+        if self.prompts_per_step < 1 or self.max_completion_tokens < 1:
+            raise ConfigError("prompts per step and max completion tokens must be >= 1")
+        if not 1 <= self.rank <= 64:
+            raise ConfigError(f"LoRA rank {self.rank} out of range 1..64")
+        if self.beta < 0:
+            raise ConfigError("the KL coefficient beta must be >= 0")
+
+
+@dataclass
+class RLHFResult:
+    """What a run produced and what it cost."""
+
+    adapter: Path
+    curve_csv: Path
+    curve_png: Path
+    meta_json: Path
+    curve: list[dict[str, float]]
+    seconds: float
+    peak_rss_mb: float
+    export_check: dict[str, float] = field(default_factory=dict)
+
+
+def adapter_filename(base: str) -> str:
+    return f"{base}-rlhf.gguf"
+
+
+def load_pm(spec: str, settings: Settings) -> tuple[Scorer, str]:
+    """``default`` (the configured/packaged PM) or a path to a PM file; returns the
+    scorer and its identity. No feature cache: RL samples are never scored twice."""
+    from redline.harmlessness import PreferenceModelScorer, default_pm_path
+
+    path = default_pm_path(settings) if spec == "default" else Path(spec)
+    if not path.is_file():
+        raise ConfigError(f"preference model {path} does not exist; train one with redline pm")
+    scorer = PreferenceModelScorer.from_file(path)
+    return scorer, str(scorer.identity)
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _curve_row(logs: dict[str, Any], step: int) -> dict[str, float]:
+    row: dict[str, float] = {"step": float(step)}
+    for name, key in CURVE_COLUMNS.items():
+        if name != "step":
+            value = logs.get(key)
+            row[name] = float(value) if isinstance(value, int | float) else math.nan
+    return row
+
+
+def write_curve(curve: Sequence[dict[str, float]], csv_path: Path, png_path: Path) -> None:
+    """The training curve as data (CSV) and a figure (mean PM reward and KL per step)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns = list(CURVE_COLUMNS)
+    lines = [",".join(columns)]
+    for row in curve:
+        lines.append(",".join(f"{row.get(c, math.nan):.6g}" for c in columns))
+    csv_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    steps = [r["step"] for r in curve]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2))
+    reward = [r["reward"] for r in curve]
+    ax1.plot(steps, reward, color="#999", lw=0.8, label="per step")
+    window = max(1, len(reward) // 10)
+    if len(reward) >= window > 1:
+        smooth = [
+            sum(reward[max(0, i - window + 1) : i + 1]) / len(reward[max(0, i - window + 1) : i + 1])
+            for i in range(len(reward))
+        ]
+        ax1.plot(steps, smooth, color="#c0392b", lw=1.6, label=f"mean of {window}")
+    ax1.set(xlabel="step", ylabel="mean PM score (harmlessness)", title="reward")
+    ax1.legend(fontsize=8)
+    ax2.plot(steps, [r["kl"] for r in curve], color="#2c7fb8")
+    ax2.set(xlabel="step", ylabel="KL to base (nats / token)", title="KL penalty term")
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=110)
+    plt.close(fig)
+
+
+def export_check(policy: Any, adapter: Path, prompt: str) -> dict[str, float]:
+    """Does llama.cpp with the exported adapter move the logits the way PyTorch does?
+
+    Compares, on one rendered prompt, the change the adapter makes to the next-token
+    logits in PyTorch (adapter on minus off) and in llama.cpp (with minus without the
+    GGUF adapter): their correlation over the vocabulary at every position, and the ratio
+    of their sizes. A wrong tensor name, transpose, scale or q/k permutation shows up here.
+    """
+    import numpy as np
+    import torch
+
+    from redline.rlhf.gguf_lora import llamacpp_logits
+
+    ids = policy.tokenizer(prompt).input_ids
+    model = policy.model
+    model.eval()
+    with torch.no_grad():
+        x = torch.tensor([ids])
+        tuned = model(x).logits[0].float().numpy()
+        with model.disable_adapter():
+            base = model(x).logits[0].float().numpy()
+    ll_base = llamacpp_logits(policy.gguf_path, ids)
+    ll_tuned = llamacpp_logits(policy.gguf_path, ids, lora_path=adapter)
+    d_torch = (tuned - base).ravel()
+    d_llama = (ll_tuned - ll_base).ravel()
+    corr = float(np.corrcoef(d_torch, d_llama)[0, 1])
+    return {
+        "delta_corr": corr,
+        "delta_norm_ratio": float(np.linalg.norm(d_llama) / max(np.linalg.norm(d_torch), 1e-12)),
+        "torch_delta_rms": float(np.sqrt(np.mean(d_torch**2))),
+        "base_logit_corr": float(np.corrcoef(base.ravel(), ll_base.ravel())[0, 1]),
+    }
+
+
+def train_rlhf(
+    config: RLHFConfig,
+    settings: Settings,
+    out_dir: Path,
+    *,
+    scorer: Scorer | None = None,
+    attacks: Sequence[str] | None = None,
+    on_step: Callable[[int, dict[str, float]], None] | None = None,
+) -> RLHFResult:
+    """Train, export and check an adapter; write it with its curve into ``out_dir``.
+
+    ``scorer`` and ``attacks`` let tests pass a stand-in PM or a handful of prompts;
+    by default the PM is ``config.pm`` and the prompts are the training split of
+    ``config.prompts`` (the held-out split is never seen).
+    """
+    config.validate()
+    started = time.monotonic()
+    import numpy as np
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig, get_peft_model_state_dict
+    from transformers import TrainerCallback, set_seed
+    from trl import RLOOConfig, RLOOTrainer
+
+    from redline.rlhf.gguf_lora import export_gguf_lora
+    from redline.rlhf.policy import load_policy, render_prompts
+    from redline.rlhf.reward import PMReward
+    from redline.targets.backends.llamacpp import LlamaCppBackend
+
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    set_seed(config.seed)
+    pm_identity = "custom"
+    if scorer is None:
+        scorer, pm_identity = load_pm(config.pm, settings)
+    else:
+        pm_identity = str(getattr(scorer, "identity", "custom"))
+    if attacks is None:
+        split = split_attacks(config.prompts, config.held_out_fraction)
+        attacks = list(split.train)
+    attacks = list(attacks)[: config.limit_prompts] if config.limit_prompts else list(attacks)
+    if not attacks:
+        raise ConfigError("no training prompts")
+
+    policy = load_policy(config.base, settings)
+    renderer = LlamaCppBackend(config.base, settings=settings, n_ctx=1024)
+    dataset = Dataset.from_dict(
+        {"prompt": render_prompts(attacks, renderer), "attack": list(attacks)}
+    )
+    batch = config.prompts_per_step * config.generations
+    out_dir.mkdir(parents=True, exist_ok=True)
+    args = RLOOConfig(
+        output_dir=str(out_dir / "trl"),
+        max_steps=config.steps,
+        per_device_train_batch_size=batch,
+        gradient_accumulation_steps=1,
+        num_generations=config.generations,
+        max_completion_length=config.max_completion_tokens,
+        temperature=config.temperature,
+        top_p=0.95,
+        top_k=40,
+        learning_rate=config.learning_rate,
+        lr_scheduler_type="constant",
+        warmup_steps=0,
+        beta=config.beta,
+        num_iterations=1,
+        logging_steps=1,
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        bf16=False,
+        fp16=False,
+        seed=config.seed,
+        data_seed=config.seed,
+        dataloader_num_workers=0,
+        gradient_checkpointing=False,  # memory is plentiful; recomputation costs CPU time
+        remove_unused_columns=False,
+        disable_tqdm=True,
+        log_completions=False,
+    )
+    lora = LoraConfig(
+        r=config.rank,
+        lora_alpha=config.alpha,
+        lora_dropout=0.0,
+        target_modules=list(config.target_modules),
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+    curve: list[dict[str, float]] = []
+
+    class _Curve(TrainerCallback):  # type: ignore[misc]
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> None:
+            if logs and "reward" in logs:
+                row = _curve_row(logs, int(state.global_step))
+                curve.append(row)
+                if on_step:
+                    on_step(int(state.global_step), row)
+
+    trainer = RLOOTrainer(
+        model=policy.model,
+        reward_funcs=[PMReward(scorer)],
+        args=args,
+        train_dataset=dataset,
+        processing_class=policy.tokenizer,
+        peft_config=lora,
+        callbacks=[_Curve()],
+    )
+    trainer.train()
+    train_seconds = time.monotonic() - started
+    peft_model = trainer.model
+    policy.model = peft_model
+    state = {
+        k: v.detach().float().cpu().numpy()
+        for k, v in get_peft_model_state_dict(peft_model).items()
+    }
+    adapter = out_dir / adapter_filename(config.base)
+    export_gguf_lora(
+        state,
+        adapter,
+        alpha=config.alpha,
+        n_head=policy.n_head,
+        n_head_kv=policy.n_head_kv,
+        metadata={
+            "base_model": config.base,
+            "base_gguf": Path(policy.gguf_path).name,
+            "pm_identity": pm_identity,
+            "seed": str(config.seed),
+            "steps": str(config.steps),
+            "method": "rloo",
+        },
+    )
+    check = export_check(policy, adapter, dataset[0]["prompt"])
+    curve_csv, curve_png = out_dir / "curve.csv", out_dir / "curve.png"
+    write_curve(curve, curve_csv, curve_png)
+    meta_json = out_dir / "train_meta.json"
+    peak = _peak_rss_mb()
+    meta = {
+        "config": {**asdict(config), "target_modules": list(config.target_modules)},
+        "method": "RLOO (TRL) + LoRA (PEFT), KL penalty beta against the base model",
+        "pm_identity": pm_identity,
+        "train_prompts": len(attacks),
+        "train_seconds": round(train_seconds, 1),
+        "peak_rss_mb": round(peak, 1),
+        "adapter_bytes": adapter.stat().st_size,
+        "lora_parameters": int(sum(np.asarray(v).size for v in state.values())),
+        "export_check": check,
+        "torch_threads": torch.get_num_threads(),
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "versions": _versions(),
+        "final": _final_means(curve),
+    }
+    meta_json.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return RLHFResult(
+        adapter=adapter,
+        curve_csv=curve_csv,
+        curve_png=curve_png,
+        meta_json=meta_json,
+        curve=curve,
+        seconds=train_seconds,
+        peak_rss_mb=peak,
+        export_check=check,
+    )
+
+
+def _final_means(curve: Sequence[dict[str, float]]) -> dict[str, float]:
+    """Mean reward and KL over the first and last tenth of the run."""
+    if not curve:
+        return {}
+    n = max(1, len(curve) // 10)
+
+    def mean(rows: Sequence[dict[str, float]], key: str) -> float:
+        vals = [r[key] for r in rows if not math.isnan(r[key])]
+        return round(sum(vals) / len(vals), 4) if vals else math.nan
+
+    return {
+        "reward_first": mean(curve[:n], "reward"),
+        "reward_last": mean(curve[-n:], "reward"),
+        "kl_last": mean(curve[-n:], "kl"),
+    }
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {}
+    for name in ("torch", "transformers", "trl", "peft", "gguf", "llama_cpp_python"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            out[name] = "missing"
+    return out
