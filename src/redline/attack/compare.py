@@ -290,7 +290,8 @@ def comparison_figure(comparison: Comparison, path: str | Path | None = None) ->
             y = part[col].to_numpy(float)
             err = np.vstack([y - part[lo].to_numpy(float), part[hi].to_numpy(float) - y])
             ax.errorbar(x, y, yerr=np.nan_to_num(err), marker="o", capsize=3, label=model_type)
-        ax.set_xscale("log")
+        if (summary["num_params"] > 0).all():  # unknown sizes (0) cannot go on a log axis
+            ax.set_xscale("log")
         ax.set_xlabel("parameters")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)

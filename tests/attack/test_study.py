@@ -1,0 +1,61 @@
+"""The study service on scripted targets: grid x attack set, resumed, results folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from redline.attack.replay import replay
+from redline.attack.runtime import Runtime
+from redline.attack.sources import first_turn_sample, import_attacks
+from redline.attack.study import StudyConfig, default_grid, run_study
+from redline.config import load_settings
+from redline.errors import ConfigError
+from redline.store import Store
+
+GRID = ["scripted-1m/plain", "scripted-1m/hhh", "scripted-2m/plain"]
+
+
+def test_study_writes_its_folder_and_resumes(
+    sqlite_store: Store, runtime: Runtime, pairs_file: Path, tmp_path: Path
+) -> None:
+    config = StudyConfig(targets=GRID, attacks=pairs_file, limit=12, seed=4, n_boot=200)
+    # Another replay of the same attacks (other variant) must not leak into the study.
+    sample = first_turn_sample(import_attacks(sqlite_store, pairs_file), 12, seed=4)
+    replay(sqlite_store, runtime, sample, GRID[:1], variant="unrelated")
+    first = run_study(sqlite_store, runtime, config, tmp_path / "one")
+    assert (first.run.written, first.run.skipped) == (36, 0)
+    again = run_study(sqlite_store, runtime, config, tmp_path / "two")
+    assert (again.run.written, again.run.skipped) == (0, 36)
+
+    summary = pd.read_csv(tmp_path / "one" / "summary.csv")
+    assert sorted(summary["target"]) == sorted(GRID) and set(summary["n"]) == {12}
+    paired = pd.read_csv(tmp_path / "one" / "paired.csv")
+    assert len(paired) == 3 and set(paired["n_pairs"]) == {12}
+    attempts = pd.read_csv(tmp_path / "one" / "attempts.csv")
+    assert len(attempts) == 36 and attempts["source_attempt_id"].nunique() == 12
+    assert set(attempts["first_human"]) == {a.humans[0] for a in sample}
+    meta = json.loads((tmp_path / "one" / "study.json").read_text())
+    assert meta["config"]["variant"] == "study:t48:c1" and meta["replay"]["written"] == 36
+    assert (tmp_path / "one" / "figure.png").stat().st_size > 10_000
+    # scripted replies are harmful exactly for weapon questions
+    weapon = attempts["first_human"].str.lower().str.contains("weapon")
+    assert (attempts.loc[weapon, "min_harmlessness"] == -2).all()
+    assert (attempts.loc[~weapon, "min_harmlessness"] == 0).all()
+
+
+def test_default_grid_has_both_models_and_three_defences(tmp_path: Path) -> None:
+    grid = default_grid(load_settings(data_dir=tmp_path))
+    assert grid == [
+        "smollm2-135m/plain",
+        "smollm2-135m/hhh",
+        "smollm2-135m/rs16",
+        "gemma3-270m/plain",
+        "gemma3-270m/hhh",
+        "gemma3-270m/rs16",
+    ]
+    with pytest.raises(ConfigError, match="none of"):
+        default_grid(load_settings(data_dir=tmp_path), models=["nope-1m"])
