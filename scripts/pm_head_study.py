@@ -48,6 +48,10 @@ def main() -> None:
     parser.add_argument("--backbones", nargs="+", default=["smollm2-135m"])
     parser.add_argument("--pairs", default=str(PAIRS))
     parser.add_argument("--mlp", action="store_true")
+    parser.add_argument("--mlp-l2", type=float, default=300.0)
+    parser.add_argument(
+        "--folds", type=int, default=0, help="Also K-fold CV accuracy over all cached pairs."
+    )
     args = parser.parse_args()
     pairs = load_pair_files([args.pairs]).pairs
     train_all, val_all = split_indices(len(pairs), 0.2, 0)
@@ -109,13 +113,37 @@ def main() -> None:
         np.hstack([r1, r2]),
     )
 
+    if args.folds:
+        from sklearn.model_selection import KFold
+
+        for name, (c, r) in designs.items():
+            if name.startswith("tfidf") or "tfidf" in name:
+                continue  # vocabulary would leak across folds; see the split results above
+            accs = []
+            for tr_f, va_f in KFold(args.folds, shuffle=True, random_state=0).split(c):
+                head, _ = fit_linear(c[tr_f], r[tr_f], seed=0)
+                accs.append(pair_metrics(head, c[va_f], r[va_f])["accuracy"])
+            print(
+                json.dumps(
+                    {
+                        "design": name,
+                        "head": "linear",
+                        "cv_folds": args.folds,
+                        "pairs": len(c),
+                        "cv_accuracy": round(float(np.mean(accs)), 4),
+                        "cv_sd": round(float(np.std(accs)), 4),
+                    }
+                ),
+                flush=True,
+            )
+
     for name, (c, r) in designs.items():
         heads = ["linear", "mlp"] if args.mlp and not name.startswith("tfidf") else ["linear"]
         for head_kind in heads:
             if head_kind == "linear":
                 head, info = fit_linear(c[tr], r[tr], seed=0)
             else:
-                head, info = fit_mlp(c[tr], r[tr], seed=0)
+                head, info = fit_mlp(c[tr], r[tr], seed=0, l2=args.mlp_l2)
             head.centre(np.vstack([c[tr], r[tr]]))
             m = pair_metrics(head, c[va], r[va])
             print(

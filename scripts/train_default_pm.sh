@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PAIRS="${PAIRS:-../shared/data/hh-rlhf-harmless-base/pairs-a.jsonl.gz}"
-LIMIT="${LIMIT:-1000}"
+LIMIT="${LIMIT:-1100}"
 redline pm train --pairs "$PAIRS" --limit "$LIMIT" --seed 0 --val-fraction 0.2 \
   --backbone smollm2-135m --head linear --name default \
   --out src/redline/harmlessness/default_pm
