@@ -1,4 +1,4 @@
-"""``redline train rlhf``: fine-tune a LoRA against the harmlessness PM (needs ``redline[train]``)."""
+"""``redline train rlhf``: fine-tune a LoRA against the harmlessness PM (``redline[train]``)."""
 
 from __future__ import annotations
 

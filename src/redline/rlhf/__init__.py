@@ -14,7 +14,13 @@ from pathlib import Path
 
 from redline.rlhf.gguf_lora import export_gguf_lora, read_gguf_lora
 from redline.rlhf.prompts import benign_prompts, is_held_out, split_attacks
-from redline.rlhf.train import PACKAGED_ADAPTERS, RLHFConfig, RLHFResult, adapter_filename, train_rlhf
+from redline.rlhf.train import (
+    PACKAGED_ADAPTERS,
+    RLHFConfig,
+    RLHFResult,
+    adapter_filename,
+    train_rlhf,
+)
 
 
 def packaged_adapter(base: str) -> Path | None:

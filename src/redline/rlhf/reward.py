@@ -55,9 +55,7 @@ class PMReward:
             if callable(score_batch):
                 values = list(score_batch(context, replies))
             else:
-                values = [
-                    self.scorer.score(context, r) if r else math.nan for r in replies
-                ]
+                values = [self.scorer.score(context, r) if r else math.nan for r in replies]
             for i, value in zip(group, values, strict=True):
                 scores[i] = float(value) if texts[i].strip() else math.nan
             start = end

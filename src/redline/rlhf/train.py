@@ -145,10 +145,8 @@ def write_curve(curve: Sequence[dict[str, float]], csv_path: Path, png_path: Pat
     ax1.plot(steps, reward, color="#999", lw=0.8, label="per step")
     window = max(1, len(reward) // 10)
     if len(reward) >= window > 1:
-        smooth = [
-            sum(reward[max(0, i - window + 1) : i + 1]) / len(reward[max(0, i - window + 1) : i + 1])
-            for i in range(len(reward))
-        ]
+        chunks = [reward[max(0, i - window + 1) : i + 1] for i in range(len(reward))]
+        smooth = [sum(c) / len(c) for c in chunks]
         ax1.plot(steps, smooth, color="#c0392b", lw=1.6, label=f"mean of {window}")
     ax1.set(xlabel="step", ylabel="mean PM score (harmlessness)", title="reward")
     ax1.legend(fontsize=8)
@@ -212,11 +210,11 @@ def train_rlhf(
     started = time.monotonic()
     import numpy as np
     import torch
-    from datasets import Dataset
     from peft import LoraConfig, get_peft_model_state_dict
     from transformers import TrainerCallback, set_seed
     from trl import RLOOConfig, RLOOTrainer
 
+    from datasets import Dataset
     from redline.rlhf.gguf_lora import export_gguf_lora
     from redline.rlhf.policy import load_policy, render_prompts
     from redline.rlhf.reward import PMReward

@@ -5,7 +5,8 @@ wired together (DESIGN.md section 1): rejection-sampling targets get the default
 their scorer, imported lazily so ``targets`` never imports ``harmlessness`` at load time.
 
 Built-in targets: for every model in :data:`redline.targets.models.CATALOGUE`, ``/plain``,
-``/hhh`` and ``/rs16`` on the embedded llama.cpp backend. User targets are ``[[targets]]``
+``/hhh`` and ``/rs16`` on the embedded llama.cpp backend, and ``/rlhf`` where a LoRA adapter
+ships in ``targets/adapters`` (see :mod:`redline.rlhf`). User targets are ``[[targets]]``
 tables in ``redline.toml`` or in the file given by ``--targets`` / ``REDLINE_TARGETS``
 (that file wins on equal names; a user target may replace a built-in one)::
 
@@ -36,7 +37,7 @@ from redline.config import Settings
 from redline.errors import ConfigError, NotFoundError
 from redline.targets.base import Backend, Scorer, TargetInfo, TargetModel
 from redline.targets.defences import DefenceSpec, build_defended_target, parse_defence
-from redline.targets.models import CATALOGUE
+from redline.targets.models import CATALOGUE, ModelSpec
 
 BUILTIN_DEFENCES = ("plain", "hhh", "rs16")
 BACKENDS = ("llamacpp", "openai")
@@ -111,7 +112,31 @@ def builtin_definitions() -> list[TargetDefinition]:
                 config=config,
             )
             defs.append(TargetDefinition(info, defence, "llamacpp", spec.name, "built-in"))
+        rlhf = _packaged_rlhf_definition(spec)
+        if rlhf is not None:
+            defs.append(rlhf)
     return defs
+
+
+def _packaged_rlhf_definition(spec: ModelSpec) -> TargetDefinition | None:
+    """``<model>/rlhf``: the model with the LoRA adapter shipped in ``targets/adapters``
+    (trained against the PM by ``redline train rlhf``), shown the plain prompt; only
+    listed when the adapter file is there."""
+    adapter = Path(__file__).with_name("adapters") / f"{spec.name}-rlhf.gguf"
+    if not adapter.is_file():
+        return None
+    defence = parse_defence("rlhf")
+    info = TargetInfo(
+        name=f"{spec.name}/rlhf",
+        family=spec.family,
+        size_label=spec.size_label,
+        num_params=spec.num_params,
+        model_type=defence.model_type,
+        defence=defence.name,
+        config={"backend": "llamacpp", "model": spec.name, "lora": adapter.name},
+    )
+    options = {"lora_path": str(adapter)}
+    return TargetDefinition(info, defence, "llamacpp", spec.name, "built-in", options)
 
 
 def _user_definition(raw: Any, source: str, index: int, base_dir: Path) -> TargetDefinition:
@@ -284,7 +309,7 @@ def _make_backend(definition: TargetDefinition, settings: Settings) -> Backend:
     from redline.targets.backends.llamacpp import LlamaCppBackend
 
     llama_kwargs: dict[str, Any] = {
-        k: opts[k] for k in ("n_ctx", "n_threads", "timeout_s") if k in opts
+        k: opts[k] for k in ("n_ctx", "n_threads", "timeout_s", "lora_path") if k in opts
     }
     return LlamaCppBackend(definition.model, settings=settings, **llama_kwargs)
 

@@ -18,7 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from redline.config import Settings
-from redline.errors import BackendTimeout, ConfigError, ContextOverflow, EmptyGeneration
+from redline.errors import (
+    BackendTimeout,
+    BackendUnavailable,
+    ConfigError,
+    ContextOverflow,
+    EmptyGeneration,
+)
 from redline.targets.backends.embedding import SpanJob, mean_states, plan_groups
 from redline.targets.backends.native import (
     MAX_PARALLEL,
@@ -49,7 +55,9 @@ EMBED_TOKENS_PER_TIMEOUT = 8192
 
 _registry_lock = threading.Lock()
 _models: dict[Path, NativeModel] = {}
-_contexts: dict[tuple[Path, int], NativeContext] = {}
+_contexts: dict[tuple[Path, int] | tuple[Path, int, Path], NativeContext] = {}
+#: LoRA adapters by (model file, adapter file); they live as long as the model.
+_adapters: dict[tuple[Path, Path], object] = {}
 
 
 def default_threads() -> int:
@@ -76,19 +84,51 @@ def default_threads() -> int:
     return max(1, cores - 1)
 
 
-def shared_context(path: Path, n_ctx: int, n_threads: int) -> NativeContext:
-    """The process-wide context for (path, n_ctx), loading the model on first use."""
+def shared_context(
+    path: Path, n_ctx: int, n_threads: int, lora_path: Path | None = None
+) -> NativeContext:
+    """The process-wide context for (path, n_ctx, lora), loading the model on first use.
+
+    A LoRA adapter is set on its own context (the weights stay shared), so the plain and
+    the adapted target of one model never see each other's adapter or KV cache."""
     with _registry_lock:
-        ctx = _contexts.get((path, n_ctx))
+        key = (path, n_ctx) if lora_path is None else (path, n_ctx, lora_path)
+        ctx = _contexts.get(key)
         if ctx is not None:
             return ctx
         model = _models.get(path)
         if model is None:
             model = _models[path] = NativeModel(path)
-        ctx = _contexts[(path, n_ctx)] = NativeContext(
-            model, ContextConfig(n_ctx=n_ctx, n_threads=n_threads)
-        )
+        ctx = NativeContext(model, ContextConfig(n_ctx=n_ctx, n_threads=n_threads))
+        if lora_path is not None:
+            try:
+                _attach_lora(ctx, lora_path)
+            except BackendUnavailable:
+                ctx.close()
+                raise
+        _contexts[key] = ctx
         return ctx
+
+
+def _attach_lora(ctx: NativeContext, lora_path: Path) -> None:
+    """Load a GGUF LoRA adapter for the context's model and apply it at scale 1."""
+    import ctypes
+
+    import llama_cpp as llc
+
+    adapter = _adapters.get((ctx.model.path, lora_path))
+    if adapter is None:
+        adapter = llc.llama_adapter_lora_init(ctx.model.ptr, str(lora_path).encode())
+        if not adapter:
+            raise BackendUnavailable(
+                f"llama.cpp could not load the LoRA adapter {lora_path} for {ctx.model.path}: "
+                "not a GGUF LoRA, or made for another model (REDLINE_LLAMA_LOG=1 says why)"
+            )
+        _adapters[(ctx.model.path, lora_path)] = adapter
+    adapters = (llc.llama_adapter_lora_p_ctypes * 1)(adapter)
+    scales = (ctypes.c_float * 1)(1.0)
+    if llc.llama_set_adapters_lora(ctx.ptr, adapters, 1, scales) != 0:
+        raise BackendUnavailable(f"llama.cpp could not apply the LoRA adapter {lora_path}")
 
 
 class LlamaCppBackend:
@@ -102,6 +142,7 @@ class LlamaCppBackend:
         n_ctx: int = 2048,
         n_threads: int | None = None,
         timeout_s: float = 120.0,
+        lora_path: str | Path | None = None,
     ) -> None:
         if n_ctx < 64:
             raise ConfigError(f"n_ctx={n_ctx} is too small for any conversation; use >= 64")
@@ -114,7 +155,11 @@ class LlamaCppBackend:
         self.n_ctx = n_ctx
         self.n_threads = n_threads or default_threads()
         self.timeout_s = timeout_s
-        self._ctx = shared_context(self.path, n_ctx, self.n_threads)
+        #: A GGUF LoRA applied on top of the model (the rlhf target); None for plain weights.
+        self.lora_path = Path(lora_path).absolute() if lora_path is not None else None
+        if self.lora_path is not None and not self.lora_path.is_file():
+            raise BackendUnavailable(f"LoRA adapter {self.lora_path} does not exist")
+        self._ctx = shared_context(self.path, n_ctx, self.n_threads, self.lora_path)
         native = self._ctx.model
         if n_ctx > native.n_ctx_train:
             raise ConfigError(
