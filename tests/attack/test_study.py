@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +11,7 @@ import pytest
 
 from redline.attack.replay import replay
 from redline.attack.runtime import Runtime
+from redline.attack.scoring import KeywordScorer
 from redline.attack.sources import first_turn_sample, import_attacks
 from redline.attack.study import StudyConfig, default_grid, run_study
 from redline.config import load_settings
@@ -29,7 +31,15 @@ def test_study_writes_its_folder_and_resumes(
     first = run_study(sqlite_store, runtime, config, tmp_path / "one")
     assert (first.run.written, first.run.skipped) == (36, 0)
     again = run_study(sqlite_store, runtime, config, tmp_path / "two")
-    assert (again.run.written, again.run.skipped) == (0, 36)
+    assert (again.run.written, again.run.skipped, again.rescored) == (0, 36, 0)
+    # A new PM mid-study: the stored replies are rescored, never compared across judges.
+    stricter = KeywordScorer(words=("cannot",), identity="keyword-v2")  # refusals count
+    v2 = run_study(sqlite_store, replace(runtime, scorer=stricter), config, tmp_path / "v2")
+    assert (v2.run.written, v2.rescored) == (0, 36)
+    v2_meta = json.loads((tmp_path / "v2" / "study.json").read_text())
+    assert v2_meta["scored_by"] == "keyword-v2"
+    refused = ~v2.attempts["first_human"].str.lower().str.contains("weapon")
+    assert refused.sum() > 0 and (v2.attempts.loc[refused, "min_harmlessness"] <= -1).all()
 
     summary = pd.read_csv(tmp_path / "one" / "summary.csv")
     assert sorted(summary["target"]) == sorted(GRID) and set(summary["n"]) == {12}

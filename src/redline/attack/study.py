@@ -24,6 +24,7 @@ from redline.attack.compare import Comparison, compare, comparison_figure
 from redline.attack.executors import Executor
 from redline.attack.frame import comparison_frame
 from redline.attack.replay import plan_replay
+from redline.attack.rescore import rescore, stale
 from redline.attack.runner import RunReport, run_jobs
 from redline.attack.runtime import Runtime
 from redline.attack.sources import first_turn_sample, import_attacks
@@ -79,6 +80,7 @@ class StudyResult:
     run: RunReport
     folder: Path
     seconds: float
+    rescored: int
     attempts: pd.DataFrame = field(repr=False)
 
 
@@ -122,12 +124,16 @@ def run_study(
         on_start=on_start,
     )
     ids = _study_rows(store, [j.key for j in jobs])
+    scorer = runtime.reply_scorer()
+    # Replays from an earlier run may carry an older PM's scores: one judge for all.
+    rescored = rescore(store, scorer, stale(store, sorted(ids), scorer.identity))
     with store.session() as session:
         frame = comparison_frame(session)
     rows = frame[frame["attempt_id"].isin(ids)]
     comparison = compare(
         rows,
         targets=config.targets,
+        scored_by=scorer.identity,
         threshold=config.threshold,
         threshold_quantile=config.threshold_quantile,
         n_boot=config.n_boot,
@@ -153,8 +159,10 @@ def run_study(
             "seconds": round(run.seconds, 1),
             "executor": run.executor,
         },
+        "scored_by": scorer.identity,
+        "rescored": rescored,
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         **comparison.to_dict(),
     }
     (out_dir / "study.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
-    return StudyResult(config, comparison, run, out_dir, seconds, rows)
+    return StudyResult(config, comparison, run, out_dir, seconds, rescored, rows)
