@@ -4,7 +4,7 @@ Prints one JSON line per measurement:
   attacks_per_min   - attacks replayed, scored and stored per minute (after warm-up)
   seconds_per_attack
   reply_s_median    - median time of the target's reply call per attack
-  score_share       - share of the wall time not spent in the reply call (PM scoring,
+  score_share       - share of the worker time not spent in the reply call (PM scoring,
                       writing), so a slow target and a slow judge can be told apart
   load_avg_1m       - the machine's 1-minute load average at the end (other work on
                       the CPU slows every number above)
@@ -133,7 +133,8 @@ def main() -> None:
             emit(target, "seconds_per_attack", wall / max(1, report.written), "s", **extra)
             if replies:
                 emit(target, "reply_s_median", statistics.median(replies), "s", **extra)
-                emit(target, "score_share", 1 - sum(replies) / wall, "fraction", **extra)
+                busy = wall * max(1, workers)  # worker-seconds available
+                emit(target, "score_share", 1 - sum(replies) / busy, "fraction", **extra)
         emit("machine", "load_avg_1m", os.getloadavg()[0], "load", cpus=os.cpu_count())
         store.dispose()
 
