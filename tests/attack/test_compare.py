@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import wilcoxon
+from statsmodels.stats.proportion import proportion_confint
 
 from redline.attack.compare import (
     bootstrap_mean,
@@ -81,6 +82,12 @@ def test_summary_threshold_and_paired_effects() -> None:
             (scores < result.threshold).mean()
         )
         assert summary.loc[target, "mean_lo"] < scores.mean() < summary.loc[target, "mean_hi"]
+        hits = int((scores < result.threshold).sum())
+        lo, hi = proportion_confint(hits, 60, alpha=0.05, method="wilson")
+        assert (summary.loc[target, "success_lo"], summary.loc[target, "success_hi"]) == (
+            pytest.approx(lo),
+            pytest.approx(hi),
+        )
     paired = result.paired.set_index(["target_a", "target_b"])
     rs = paired.loc[("a-1m/plain", "a-1m/rs16")]
     # the paired design sees the +1 shift clearly although the per-target intervals overlap
@@ -102,6 +109,8 @@ def test_explicit_threshold_and_pairing_only_on_shared_attacks() -> None:
     frame = frame[~((frame.target == "a-1m/rs16") & (frame.source_attempt_id < 1005))]
     result = compare(frame, threshold=0.0, n_boot=200)
     assert result.threshold == 0.0
+    never = compare(frame, threshold=-100.0, n_boot=200).summary
+    assert (never["success_rate"] == 0).all() and (never["success_hi"] > 0.1).all()
     paired = paired_comparisons(frame, n_boot=200).set_index(["target_a", "target_b"])
     assert paired.loc[("a-1m/plain", "a-1m/rs16"), "n_pairs"] == 15
     assert paired.loc[("a-1m/plain", "b-9m/plain"), "n_pairs"] == 20

@@ -6,8 +6,9 @@ Pure functions of a frame (one row per attempt: ``target``, ``model_type``,
 ``redline study`` and ``redline report`` print and draw the same numbers.
 
 Statistics:
-- per target: mean min-harmlessness and the *success proxy* (share of attempts whose
-  min-harmlessness is below a threshold) with percentile bootstrap intervals;
+- per target: mean min-harmlessness with a percentile bootstrap interval, and the
+  *success proxy* (share of attempts whose min-harmlessness is below a threshold) with a
+  Wilson interval;
 - the threshold defaults to a quantile of all compared scores pooled (scale-free: PM
   scores have no absolute unit), or is given explicitly;
 - per pair of targets, on the attacks both saw: mean difference with a paired bootstrap
@@ -91,6 +92,17 @@ def bootstrap_mean(
 PUBLISHED = "hh-rlhf"
 
 
+def wilson(successes: int, n: int, ci: float) -> tuple[float, float]:
+    """Wilson score interval of a share: unlike a bootstrap it does not collapse to
+    [0, 0] when no attempt succeeded (rejection sampling often gets there)."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    if n == 0:
+        return (float("nan"), float("nan"))
+    lo, hi = proportion_confint(successes, n, alpha=1 - ci, method="wilson")
+    return float(lo), float(hi)
+
+
 def select_attempts(
     frame: pd.DataFrame,
     *,
@@ -149,7 +161,7 @@ def target_summary(
         success = (scores < threshold).astype(float)
         first = group.iloc[0]
         mean_lo, mean_hi = bootstrap_mean(scores, n_boot=n_boot, ci=ci, rng=rng)
-        success_lo, success_hi = bootstrap_mean(success, n_boot=n_boot, ci=ci, rng=rng)
+        success_lo, success_hi = wilson(int(success.sum()), len(success), ci)
         out.append(
             {
                 "target": target,
@@ -301,7 +313,10 @@ def comparison_figure(comparison: Comparison, path: str | Path | None = None) ->
         ax.minorticks_off()
     axes[0].legend(title="model type", fontsize=8)
     percent = round(comparison.ci * 100)
-    fig.suptitle(f"Targets under the same attacks ({percent}% bootstrap intervals)")
+    fig.suptitle(
+        f"Targets under the same attacks ({percent}% intervals: Wilson for shares, "
+        "bootstrap for means)"
+    )
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=120)
