@@ -133,6 +133,28 @@ def breakdown(backend: LlamaCppBackend, k: int, tokens: int, seed: int) -> dict[
     }
 
 
+def rlhf_vs_plain(model: str, tokens: int, repeats: int, extra: dict[str, Any]) -> None:
+    """One platform turn (2 candidates) on ``<model>/rlhf`` (the shipped GGUF LoRA on its
+    own context) against the plain weights, rounds interleaved; LoRA's budget is 1.2x."""
+    from redline.rlhf import packaged_adapter
+
+    adapter = packaged_adapter(model)
+    if adapter is None:
+        return
+    plain = LlamaCppBackend(model, timeout_s=600)
+    tuned = LlamaCppBackend(model, timeout_s=600, lora_path=adapter)
+    run_batched(tuned, 2, 8, 0)  # warm up the adapter's context
+    walls: dict[str, list[float]] = {"plain": [], "rlhf": []}
+    for _ in range(max(repeats, 3)):
+        for name, backend in (("plain", plain), ("rlhf", tuned)):
+            t0 = time.perf_counter()
+            run_batched(backend, 2, tokens, 1)
+            walls[name].append(time.perf_counter() - t0)
+    med = {name: statistics.median(t) for name, t in walls.items()}
+    emit("wall_s", 2, "rlhf_lora", med["rlhf"], "s", **extra)
+    emit("rlhf_over_plain", 2, "batched", med["rlhf"] / med["plain"], "ratio", **extra)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="smollm2-135m")
@@ -177,6 +199,7 @@ def main() -> None:
     emit("batched_over_naive", args.k, "batched",
          walls[(args.k, "batched")] / walls[(args.k, "naive")], "ratio")  # fmt: skip
     emit("gen_over_ceiling", args.k, "batched", k_rate / ceiling, "ratio")
+    rlhf_vs_plain(args.model, args.tokens, args.repeats, extra)
 
 
 if __name__ == "__main__":

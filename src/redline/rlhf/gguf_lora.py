@@ -122,8 +122,8 @@ def export_gguf_lora(
     writer.add_string("general.type", "adapter")
     writer.add_string("adapter.type", "lora")
     writer.add_float32("adapter.lora.alpha", float(alpha))
-    for key, value in (metadata or {}).items():
-        writer.add_string(f"redline.{key}", str(value))
+    for meta_key, meta_value in (metadata or {}).items():
+        writer.add_string(f"redline.{meta_key}", str(meta_value))
     for name in sorted(tensors):
         writer.add_tensor(name, tensors[name])
     writer.write_header_to_file()

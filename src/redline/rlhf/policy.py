@@ -51,8 +51,8 @@ def load_policy(model_name: str, settings: Settings) -> Policy:
         )
     # The weights were dequantised to float32 on load, but transformers still tags the
     # model as "GGUF-quantised" and its Trainer refuses to train such a model.
-    model.hf_quantizer = None
-    model.is_quantized = False
+    setattr(model, "hf_quantizer", None)  # noqa: B010 - typed as a Module attribute
+    setattr(model, "is_quantized", False)  # noqa: B010
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     if tokenizer.pad_token is None:

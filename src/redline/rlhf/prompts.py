@@ -43,7 +43,7 @@ def is_held_out(text: str, fraction: float = HELD_OUT_FRACTION) -> bool:
 def _read_records(path: Path) -> list[dict[str, object]]:
     opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
+        with opener(path, "rt", encoding="utf-8") as fh:
             text = fh.read()
     except OSError as exc:
         raise DataFormatError(f"{path}: cannot read ({exc})") from exc

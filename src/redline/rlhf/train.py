@@ -185,7 +185,8 @@ def export_check(policy: Any, adapter: Path, prompt: str) -> dict[str, float]:
     corr = float(np.corrcoef(d_torch, d_llama)[0, 1])
     return {
         "delta_corr": corr,
-        "delta_norm_ratio": float(np.linalg.norm(d_llama) / max(np.linalg.norm(d_torch), 1e-12)),
+        "delta_norm_ratio": float(np.linalg.norm(d_llama))
+        / max(float(np.linalg.norm(d_torch)), 1e-12),
         "torch_delta_rms": float(np.sqrt(np.mean(d_torch**2))),
         "base_logit_corr": float(np.corrcoef(base.ravel(), ll_base.ravel())[0, 1]),
     }
@@ -273,7 +274,7 @@ def train_rlhf(
     )
     lora = LoraConfig(
         r=config.rank,
-        lora_alpha=config.alpha,
+        lora_alpha=int(config.alpha),
         lora_dropout=0.0,
         target_modules=list(config.target_modules),
         bias="none",
@@ -281,7 +282,7 @@ def train_rlhf(
     )
     curve: list[dict[str, float]] = []
 
-    class _Curve(TrainerCallback):  # type: ignore[misc]
+    class _Curve(TrainerCallback):
         def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> None:
             if logs and "reward" in logs:
                 row = _curve_row(logs, int(state.global_step))
@@ -291,7 +292,7 @@ def train_rlhf(
 
     trainer = RLOOTrainer(
         model=policy.model,
-        reward_funcs=[PMReward(scorer)],
+        reward_funcs=[PMReward(scorer)],  # type: ignore[list-item]
         args=args,
         train_dataset=dataset,
         processing_class=policy.tokenizer,

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -116,7 +117,7 @@ def _attach_lora(ctx: NativeContext, lora_path: Path) -> None:
 
     import llama_cpp as llc
 
-    adapter = _adapters.get((ctx.model.path, lora_path))
+    adapter: Any = _adapters.get((ctx.model.path, lora_path))
     if adapter is None:
         adapter = llc.llama_adapter_lora_init(ctx.model.ptr, str(lora_path).encode())
         if not adapter:
