@@ -301,7 +301,8 @@ def comparison_figure(comparison: Comparison, path: str | Path | None = None) ->
             x = part["num_params"].to_numpy(float) * (1 + 0.04 * (i - len(types) / 2))
             y = part[col].to_numpy(float)
             err = np.vstack([y - part[lo].to_numpy(float), part[hi].to_numpy(float) - y])
-            ax.errorbar(x, y, yerr=np.nan_to_num(err), marker="o", capsize=3, label=model_type)
+            err = np.clip(np.nan_to_num(err), 0, None)  # Wilson ends can round past y
+            ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=model_type)
         if (summary["num_params"] > 0).all():  # unknown sizes (0) cannot go on a log axis
             ax.set_xscale("log")
         ax.set_xlabel("parameters")
