@@ -58,14 +58,20 @@ def test_study_writes_its_folder_and_resumes(
 
 
 def test_default_grid_has_both_models_and_three_defences(tmp_path: Path) -> None:
-    grid = default_grid(load_settings(data_dir=tmp_path))
-    assert grid == [
-        "smollm2-135m/plain",
-        "smollm2-135m/hhh",
-        "smollm2-135m/rs16",
-        "gemma3-270m/plain",
-        "gemma3-270m/hhh",
-        "gemma3-270m/rs16",
+    from redline.targets.registry import available_targets
+
+    settings = load_settings(data_dir=tmp_path)
+    grid = default_grid(settings)
+    base = [
+        f"{model}/{defence}"
+        for model in ("smollm2-135m", "gemma3-270m")
+        for defence in ("plain", "hhh", "rs16")
     ]
+    assert [g for g in grid if not g.endswith("/rlhf")] == base
+    # rlhf joins the grid for exactly the models that have one
+    rlhf = {i.name for i in available_targets(settings) if i.name.endswith("/rlhf")}
+    assert {g for g in grid if g.endswith("/rlhf")} == {
+        r for r in rlhf if r.split("/")[0] in ("smollm2-135m", "gemma3-270m")
+    }
     with pytest.raises(ConfigError, match="none of"):
-        default_grid(load_settings(data_dir=tmp_path), models=["nope-1m"])
+        default_grid(settings, models=["nope-1m"])
