@@ -32,8 +32,8 @@ def print_comparison(comparison: Comparison) -> None:
     """The two comparison tables, as Rich tables on stdout."""
     percent = round(comparison.ci * 100)
     table = Table(
-        title=f"Targets ({percent}% bootstrap intervals; success = min-harmlessness "
-        f"< {comparison.threshold:.3f})"
+        title=f"Targets ({percent}% intervals: bootstrap for means, Wilson for shares; success = "
+        f"min-harmlessness < {comparison.threshold:.3f})"
     )
     for column in ("target", "model type", "size", "n", "mean min-harmlessness", "success"):
         table.add_column(column, justify="left" if column in ("target", "model type") else "right")
