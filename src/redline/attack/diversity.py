@@ -171,7 +171,7 @@ def diversity(
                 "map_noise_share": float((on_map == -1).mean()),
             }
         )
-    observed = float(rows[1]["dispersion"]) - float(rows[0]["dispersion"])  # type: ignore[arg-type]
+    observed = float(rows[1]["dispersion"]) - float(rows[0]["dispersion"])
     rng = np.random.default_rng(seed)
     extreme = 0
     for _ in range(permutations):
