@@ -48,6 +48,7 @@ STEPS = (
     "template attacks",
     "pii",
     "attack map",
+    "target comparison",
     "render",
 )
 Progress = Callable[[str], None]
@@ -94,6 +95,63 @@ def table(df: pd.DataFrame, columns: dict[str, str], *, limit: int | None = None
 
 def _png(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _target_comparisons(
+    frame: pd.DataFrame, *, n_boot: int, seed: int, figure: Callable[[Any, str], None]
+) -> list[dict[str, Any]]:
+    """Replayed and automated attacks compared across targets (``redline compare``), for
+    frames that carry the pairing key (:func:`redline.attack.frame.comparison_frame`)."""
+    if "pair_key" not in frame.columns:
+        return []
+    from redline.attack.compare import compare, comparison_figure
+    from redline.errors import RedlineError
+
+    sections = []
+    for origin in ("replay", "automated"):
+        if not (frame["origin"] == origin).any():
+            continue
+        try:
+            result = compare(frame, origin=origin, n_boot=n_boot, seed=seed)
+        except RedlineError as exc:
+            sections.append({"origin": origin, "error": str(exc)})
+            continue
+        figure(comparison_figure(result), f"compare_{origin}")
+        sections.append(
+            {
+                "origin": origin,
+                "image": f"compare_{origin}",
+                "threshold": result.threshold,
+                "summary": table(
+                    result.summary,
+                    {
+                        "target": "target",
+                        "model_type": "model type",
+                        "size_label": "size",
+                        "n": "n",
+                        "mean_min_harmlessness": "mean min-harmlessness",
+                        "mean_lo": "lo",
+                        "mean_hi": "hi",
+                        "success_rate": "success",
+                        "success_lo": "lo",
+                        "success_hi": "hi",
+                    },
+                ),
+                "paired": table(
+                    result.paired,
+                    {
+                        "target_a": "a",
+                        "target_b": "b",
+                        "n_pairs": "pairs",
+                        "mean_diff": "mean b - a",
+                        "diff_lo": "lo",
+                        "diff_hi": "hi",
+                        "p_holm": "p (Holm)",
+                    },
+                ),
+            }
+        )
+    return sections
 
 
 def build_report(
@@ -361,6 +419,10 @@ def build_report(
         }
         for key, value in amap.timings.items():
             timings[f"attack map: {key}"] = value
+    done()
+
+    done = step("target comparison")
+    ctx["comparisons"] = _target_comparisons(frame, n_boot=n_boot, seed=seed, figure=figure)
     done()
 
     done = step("render")

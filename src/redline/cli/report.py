@@ -40,10 +40,10 @@ def report(
 
     Example: redline report --out ./report
     """
-    from redline.analysis import attempts_frame
     from redline.analysis.embeddings import LMEmbedder, TfidfSvdEmbedder
     from redline.analysis.report import STEPS, build_report
     from redline.analysis.texts import transcripts_frame
+    from redline.attack.frame import comparison_frame
 
     st = state(ctx)
     target = out or st.settings.reports_dir / "report"
@@ -57,7 +57,7 @@ def report(
     ) as bar:
         task = bar.add_task("loading the store", total=len(STEPS) + 1)
         with st.store.session() as session:
-            frame = attempts_frame(session)
+            frame = comparison_frame(session)
             texts = transcripts_frame(session)
         bar.advance(task)
         if embeddings is EmbeddingChoice.LM:
