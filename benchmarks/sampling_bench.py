@@ -200,6 +200,11 @@ def main() -> None:
          walls[(args.k, "batched")] / walls[(args.k, "naive")], "ratio")  # fmt: skip
     emit("gen_over_ceiling", args.k, "batched", k_rate / ceiling, "ratio")
     rlhf_vs_plain(args.model, args.tokens, args.repeats, extra)
+    if args.model == "smollm2-135m":
+        # A whole rs16 turn with the preference model (issue 4): shared with pm_bench.
+        from pm_bench import rs_turn
+
+        rs_turn()
 
 
 if __name__ == "__main__":

@@ -373,7 +373,9 @@ def build_target(name: str, settings: Settings, *, scorer: Scorer | None = None)
             definition.info,
             backend,
             scorer=scorer,
-            max_tokens=opts.get("max_tokens", 128),
+            # rs replies are scored by a PM trained on 64-token replies, and a turn draws
+            # 16 of them: 64 tokens keep it interactive (about 13 s on 2 cores).
+            max_tokens=opts.get("max_tokens", 64 if definition.defence.kind == "rs" else 128),
             temperature=opts.get("temperature", 0.8),
         )
         # Keep the scorer alive with the entry: its id is part of the key.
