@@ -30,7 +30,12 @@ from redline.targets.registry import (
 )
 
 DATASET_LABELS = {"plain lm", "context distillation", "rejection sampling", "rlhf"}
-EXPECTED_TYPE = {"plain": "plain lm", "hhh": "context distillation", "rs": "rejection sampling"}
+EXPECTED_TYPE = {
+    "plain": "plain lm",
+    "hhh": "context distillation",
+    "rs": "rejection sampling",
+    "rlhf": "rlhf",
+}
 
 
 @pytest.fixture(autouse=True)
