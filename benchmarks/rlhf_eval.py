@@ -80,7 +80,7 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     p = k / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def main() -> None:
@@ -114,15 +114,14 @@ def main() -> None:
     random.Random(args.seed).shuffle(held)
     held = held[: args.attacks]
     started = time.monotonic()
-    rows = []
-    for i, attack in enumerate(held):
-        conversation = [Message("human", attack)]
-        row: dict[str, object] = {"attack": attack}
-        for name, target in targets.items():
+    rows: list[dict[str, object]] = [{"attack": attack} for attack in held]
+    # Target by target, so each one's few-shot prefix stays in the backend's prompt cache.
+    for name, target in targets.items():
+        for i, row in enumerate(rows):
+            conversation = [Message("human", str(row["attack"]))]
             reply = target.reply(conversation, n=1, seed=args.seed + i)[0].text
             row[name] = reply
             row[f"{name}_score"] = scorer.score_batch(conversation, [reply])[0]
-        rows.append(row)
     emit(
         "attack_replies",
         len(rows) * len(targets),
@@ -158,15 +157,13 @@ def main() -> None:
         )
 
     benign = benign_prompts()
-    benign_rows = []
-    for i, question in enumerate(benign):
-        conversation = [Message("human", question)]
-        row = {"question": question}
-        for name in ("plain", "rlhf"):
+    benign_rows: list[dict[str, object]] = [{"question": q} for q in benign]
+    for name in ("plain", "rlhf"):
+        for i, row in enumerate(benign_rows):
+            conversation = [Message("human", str(row["question"]))]
             reply = targets[name].reply(conversation, n=1, seed=args.seed + 1000 + i)[0].text
             row[name] = reply
             row[f"{name}_kind"] = refuses_or_evades(reply)
-        benign_rows.append(row)
     for name in ("plain", "rlhf"):
         k = sum(1 for r in benign_rows if r[f"{name}_kind"])
         lo, hi = wilson(k, len(benign_rows))
