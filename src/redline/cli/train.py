@@ -23,7 +23,7 @@ def rlhf(
         "--prompts",
         help="hh-rlhf file whose first human turns are the attacks (20% held out by hash).",
     ),
-    steps: int = typer.Option(12, "--steps", help="RLOO optimisation steps."),
+    steps: int = typer.Option(14, "--steps", help="RLOO optimisation steps."),
     seed: int = typer.Option(0, "--seed", help="Seed for sampling, shuffling and LoRA init."),
     prompts_per_step: int = typer.Option(2, "--prompts-per-step"),
     generations: int = typer.Option(4, "--generations", help="Replies per prompt (RLOO k)."),
@@ -42,7 +42,7 @@ def rlhf(
     train_meta.json. Copy them into src/redline/targets/adapters/ to ship the target
     <base>/rlhf (scripts/train_rlhf.sh does this).
 
-    Example: redline train rlhf --base smollm2-135m --steps 12 --seed 0
+    Example: redline train rlhf --base smollm2-135m --steps 14 --seed 0
     """
     try:
         import torch  # noqa: F401
