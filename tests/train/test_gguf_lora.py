@@ -47,7 +47,13 @@ def test_rope_permute_interleaves_the_two_halves_of_each_head() -> None:
 def test_round_trip_keeps_shapes_alpha_metadata_and_permutes_only_q_k_b(tmp_path: Path) -> None:
     weights = {**_lora(0, "q_proj", 16), **_lora(0, "v_proj", 8), **_lora(1, "k_proj", 8)}
     path = export_gguf_lora(
-        weights, tmp_path / "a.gguf", alpha=8.0, n_head=2, n_head_kv=1, metadata={"seed": "3"}
+        weights,
+        tmp_path / "a.gguf",
+        alpha=8.0,
+        n_head=2,
+        n_head_kv=1,
+        metadata={"seed": "3"},
+        dtype=np.float32,  # exact values, to check the permutation bit for bit
     )
     info = read_gguf_lora(path)
     assert info.alpha == 8.0 and info.rank == 4 and info.metadata == {"seed": "3"}
@@ -68,6 +74,18 @@ def test_round_trip_keeps_shapes_alpha_metadata_and_permutes_only_q_k_b(tmp_path
     np.testing.assert_array_equal(
         stored["blk.0.attn_q.weight.lora_a"], weights[f"{pre}.0.self_attn.q_proj.lora_A.weight"]
     )
+
+
+def test_default_export_is_float16_and_close(tmp_path: Path) -> None:
+    import gguf
+
+    weights = _lora(0, "v_proj", 8)
+    path = export_gguf_lora(weights, tmp_path / "h.gguf", alpha=8.0, n_head=2, n_head_kv=1)
+    tensors = {t.name: t for t in gguf.GGUFReader(str(path)).tensors}
+    stored = tensors["blk.0.attn_v.weight.lora_b"]
+    assert stored.tensor_type.name == "F16"
+    original = weights["base_model.model.model.layers.0.self_attn.v_proj.lora_B.weight"]
+    np.testing.assert_allclose(np.asarray(stored.data, dtype=np.float32), original, rtol=1e-3)
 
 
 def test_half_an_adapter_is_refused(tmp_path: Path) -> None:
