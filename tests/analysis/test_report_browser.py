@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from chromium import CHROMIUM, CHROMIUM_ARGS
 from redline.analysis import attempts_frame
 from redline.analysis.report import build_report
 from redline.analysis.texts import transcripts_frame
@@ -17,16 +18,6 @@ from redline.datasets.synthetic import synthetic_red_team_records
 from redline.store import Store
 
 HOSTILE = '<script>window.PWNED=1</script><img src=x onerror="window.PWNED=2">'
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
 
 
 @pytest.mark.slow
@@ -51,7 +42,7 @@ def test_report_renders_in_chromium(tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         page = context.new_page()
         page.goto(result.path.as_uri())

@@ -19,23 +19,13 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from chromium import CHROMIUM, CHROMIUM_ARGS
 from redline.platform import accounts
 from redline.store import Store
 from redline.store.models import Attempt, AttemptStatus, Person, Role, Target, Task
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "platform-browser"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
 TARGET = "smollm2-135m/plain"
 MODEL_WAIT_MS = 180_000
 HOSTILE = '<b>bold?</b><img src=x onerror="window.__xss=1">'

@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
+from chromium import CHROMIUM, CHROMIUM_ARGS
 from redline.config import load_settings
 from redline.datasets import import_file
 from redline.platform import accounts, create_app
@@ -35,17 +36,6 @@ from redline.targets.scripted import SCRIPTED_INFO, ScriptedTarget
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "review-browser"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
 
 
 def free_port() -> int:

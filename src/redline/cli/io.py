@@ -6,15 +6,10 @@ from pathlib import Path
 
 import typer
 from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
     TaskID,
-    TextColumn,
-    TimeElapsedColumn,
 )
 
-from redline.cli.app import app, console, err_console, state
+from redline.cli.app import app, console, err_console, progress, state
 from redline.datasets import (
     ExportFormat,
     comparison_records,
@@ -25,17 +20,6 @@ from redline.datasets import (
 
 export_app = typer.Typer(help="Export the store in the hh-rlhf formats.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    )
 
 
 @app.command("import")
@@ -56,7 +40,7 @@ def import_(
     """
     store = state(ctx).store
     for path in paths:
-        with _progress() as bar:
+        with progress() as bar:
             task = bar.add_task(f"importing {path.name}", total=None)
 
             def show(done: int, total: int, task: TaskID = task) -> None:

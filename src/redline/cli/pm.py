@@ -6,26 +6,14 @@ import json
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from redline.cli.app import app, console, err_console, state
+from redline.cli.app import app, console, err_console, progress, state
 from redline.errors import DataFormatError
 
 pm_app = typer.Typer(
     help="Train and evaluate the harmlessness preference model.", no_args_is_help=True
 )
 app.add_typer(pm_app, name="pm")
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    )
 
 
 @pm_app.command("train")
@@ -76,7 +64,7 @@ def train(
     skipped = sum(data.skipped.values())
     err_console.print(f"{len(data.pairs)} pairs, {skipped} skipped {dict(data.skipped)}")
     recipe = {**DEFAULT_RECIPE, "backbone": backbone}
-    with _progress() as bar:
+    with progress() as bar:
         task = bar.add_task("features", total=2 * len(data.pairs))
         outcome = train_preference_model(
             data,
@@ -133,7 +121,7 @@ def eval_(
     if not data.pairs:
         raise DataFormatError(f"no usable pairs (skipped: {dict(data.skipped)})", path=str(pairs))
     scorer = PreferenceModelScorer.from_file(model or default_pm_path(st.settings))
-    with _progress() as bar:
+    with progress() as bar:
         task = bar.add_task("features", total=2 * len(data.pairs))
         chosen, rejected = featurize_pairs(
             data,
