@@ -122,6 +122,7 @@ def attack_map(
         labeller = TfidfSvdEmbedder(seed=seed)
         labeller(data["transcript"].tolist())
         tfidf, vocabulary = labeller.tfidf_, labeller.vocabulary_
+    assert tfidf is not None and vocabulary is not None, "the labeller sets both"
     words = distinctive_words(tfidf, vocabulary, labels)
     timings["label"] = time.perf_counter() - start
 

@@ -107,7 +107,7 @@ def _target_comparisons(
     from redline.attack.compare import compare, comparison_figure
     from redline.errors import RedlineError
 
-    sections = []
+    sections: list[dict[str, Any]] = []
     for origin in ("replay", "automated"):
         if not (frame["origin"] == origin).any():
             continue

@@ -60,6 +60,7 @@ def report(
             frame = comparison_frame(session)
             texts = transcripts_frame(session)
         bar.advance(task)
+        embed: LMEmbedder | TfidfSvdEmbedder
         if embeddings is EmbeddingChoice.LM:
             lm_task = bar.add_task(f"embedding with {lm_model}", total=len(texts))
             embed = LMEmbedder(
