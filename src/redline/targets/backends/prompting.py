@@ -21,6 +21,16 @@ from redline.targets.base import Message
 TRANSCRIPT_STOPS: tuple[str, ...] = ("\nHuman:", "\nAssistant:")
 
 _CHAT_ROLES = {"system": "system", "human": "user", "assistant": "assistant"}
+#: Special-token markup (ChatML ``<|im_end|>``, Llama 3 ``<|eot_id|>``...) typed into a
+#: message would be parsed as a control token and let text forge turns of the template.
+#: A zero-width space after ``<`` keeps the text readable but no longer a special token.
+_SPECIAL_OPEN = "<|"
+_DEFUSED_OPEN = "<\u200b|"
+
+
+def defuse_special_tokens(text: str) -> str:
+    """Message text that cannot close or open a chat-template turn."""
+    return text.replace(_SPECIAL_OPEN, _DEFUSED_OPEN)
 
 
 def render_transcript(conversation: Sequence[Message]) -> str:
@@ -47,7 +57,10 @@ class ChatRenderer:
         )
 
     def __call__(self, conversation: Sequence[Message]) -> str:
-        messages = [{"role": _CHAT_ROLES[m.role], "content": m.text} for m in conversation]
+        messages = [
+            {"role": _CHAT_ROLES[m.role], "content": defuse_special_tokens(m.text)}
+            for m in conversation
+        ]
         return self._formatter(messages=messages).prompt  # type: ignore[arg-type]
 
 
