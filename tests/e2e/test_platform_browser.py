@@ -19,7 +19,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from chromium import CHROMIUM, CHROMIUM_ARGS
+from chromium import CHROMIUM, Screenshots, launch
 from redline.platform import accounts
 from redline.store import Store
 from redline.store.models import Attempt, AttemptStatus, Person, Role, Target, Task
@@ -101,22 +101,10 @@ def test_a_red_teamer_completes_a_task_in_chromium(server, tmp_path: Path):
     from playwright.sync_api import expect, sync_playwright
 
     base, invite, admin_invite, store = server
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    shots = 0
-
-    def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
-        nonlocal shots
-        shots += 1
-        page.screenshot(path=str(ARTIFACTS / f"{shots:02d}-{name}.png"), full_page=True)
+    shot = Screenshots(ARTIFACTS)
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=CHROMIUM,
-            args=CHROMIUM_ARGS,
-            headless=True,
-            viewport={"width": 1200, "height": 900},
-        )
+        browser = launch(pw, tmp_path / "chromium-profile")
         # Record, as the form is sent, whether our JS shows the waiting state and disables
         # the buttons (sessionStorage survives the navigation that follows).
         browser.add_init_script(
@@ -133,13 +121,7 @@ def test_a_red_teamer_completes_a_task_in_chromium(server, tmp_path: Path):
         page.set_default_navigation_timeout(MODEL_WAIT_MS)
 
         # An admin watches the live dashboard (its own browser profile) the whole time.
-        admin_browser = pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-admin"),
-            executable_path=CHROMIUM,
-            args=CHROMIUM_ARGS,
-            headless=True,
-            viewport={"width": 1200, "height": 900},
-        )
+        admin_browser = launch(pw, tmp_path / "chromium-admin")
         dashboard = admin_browser.new_page()
         dashboard.goto(f"{base}/invite/{admin_invite}")
         dashboard.get_by_role("button", name="Join").click()

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from chromium import CHROMIUM, CHROMIUM_ARGS
+from chromium import CHROMIUM, Screenshots, launch
 from redline.config import load_settings
 from redline.datasets import import_file
 from redline.platform import accounts, create_app
@@ -112,22 +112,10 @@ def test_a_reviewer_previews_skips_and_reviews_in_chromium(served, tmp_path: Pat
     ]
     assert len(others) == 3
     invite = accounts.create_invite(store, Role.REVIEWER, "review-e2e")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    shots = 0
-
-    def shot(page: Any, name: str) -> None:
-        nonlocal shots
-        shots += 1
-        page.screenshot(path=str(ARTIFACTS / f"{shots:02d}-{name}.png"), full_page=True)
+    shot = Screenshots(ARTIFACTS)
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=CHROMIUM,
-            args=CHROMIUM_ARGS,
-            headless=True,
-            viewport={"width": 1200, "height": 900},
-        )
+        browser = launch(pw, tmp_path / "chromium-profile")
         page = browser.new_page()
         page.goto(f"{base}/invite/{invite}")
         page.get_by_role("button", name="Join").click()
