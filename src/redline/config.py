@@ -16,16 +16,21 @@ from redline.errors import ConfigError
 
 CONFIG_FILE = "redline.toml"
 DEFAULT_DATA_DIR = ".redline"
+#: Which weights llama.cpp runs (see redline.targets.weights): decided by the CPU, a BF16
+#: copy made once in the models directory, or the GGUF file exactly as shipped.
+LLAMA_WEIGHTS = ("auto", "bf16", "shipped")
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Where Redline keeps its data, and which targets file it reads."""
+    """Where Redline keeps its data, which targets file it reads, and which weights
+    llama.cpp runs (``llama_weights``: one of LLAMA_WEIGHTS)."""
 
     data_dir: Path
     db_url: str
     targets_file: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    llama_weights: str = "auto"
 
     @property
     def models_dir(self) -> Path:
@@ -53,6 +58,7 @@ def load_settings(
     data_dir: str | Path | None = None,
     db_url: str | None = None,
     targets_file: str | Path | None = None,
+    llama_weights: str | None = None,
     cwd: Path | None = None,
 ) -> Settings:
     """Resolve settings; arguments are the CLI flags and win over everything else."""
@@ -61,14 +67,18 @@ def load_settings(
     raw = _read_toml(toml_path) if toml_path.is_file() else {}
     section = raw.get("redline", raw)
 
-    def pick(flag: Any, env: str, key: str, default: Any) -> Any:
+    def choose(flag: Any, env: str, key: str, default: Any) -> tuple[Any, str]:
+        """The value of one setting and where it came from (for error messages)."""
         if flag is not None:
-            return flag
+            return flag, "the command-line flag"
         if os.environ.get(env):
-            return os.environ[env]
+            return os.environ[env], f"environment variable {env}"
         if key in section:
-            return section[key]
-        return default
+            return section[key], f"{key} in {toml_path}"
+        return default, "the default"
+
+    def pick(flag: Any, env: str, key: str, default: Any) -> Any:
+        return choose(flag, env, key, default)[0]
 
     resolved_dir = Path(pick(data_dir, "REDLINE_DATA_DIR", "data_dir", DEFAULT_DATA_DIR))
     if not resolved_dir.is_absolute():
@@ -76,9 +86,21 @@ def load_settings(
     default_db = f"sqlite:///{resolved_dir / 'redline.db'}"
     url = str(pick(db_url, "REDLINE_DB_URL", "db_url", default_db))
     targets = pick(targets_file, "REDLINE_TARGETS", "targets_file", None)
+    weights, weights_from = choose(llama_weights, "REDLINE_LLAMA_WEIGHTS", "llama_weights", "auto")
+    check_llama_weights(weights, weights_from)
     return Settings(
         data_dir=resolved_dir,
         db_url=url,
         targets_file=Path(targets) if targets else None,
         raw=raw,
+        llama_weights=str(weights),
     )
+
+
+def check_llama_weights(value: Any, source: str) -> None:
+    """Raise ConfigError unless ``value`` is one of LLAMA_WEIGHTS."""
+    if value not in LLAMA_WEIGHTS:
+        raise ConfigError(
+            f"llama_weights={value!r} (from {source}) is not one of "
+            f"{', '.join(LLAMA_WEIGHTS)}; auto picks bf16 on CPUs with AVX512-BF16 or AMX"
+        )

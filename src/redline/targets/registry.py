@@ -332,7 +332,12 @@ def _default_scorer(settings: Settings) -> Scorer:
 
 def _settings_key(settings: Settings) -> str:
     return json.dumps(
-        [str(settings.data_dir), str(settings.targets_file), settings.raw.get("targets")],
+        [
+            str(settings.data_dir),
+            str(settings.targets_file),
+            settings.raw.get("targets"),
+            settings.llama_weights,
+        ],
         sort_keys=True,
         default=str,
     )
@@ -362,8 +367,8 @@ def build_target(name: str, settings: Settings, *, scorer: Scorer | None = None)
         if definition.defence.kind == "rs" and scorer is None:
             scorer = _default_scorer(settings)
         backend_key = definition.backend_key()
-        if definition.backend == "llamacpp":
-            backend_key += str(settings.data_dir)
+        if definition.backend == "llamacpp":  # the weights file depends on both
+            backend_key += f"{settings.data_dir}:{settings.llama_weights}"
         backend = _backends.get(backend_key)
         if backend is None:
             backend = _backends[backend_key] = _make_backend(definition, settings)

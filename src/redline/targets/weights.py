@@ -1,0 +1,201 @@
+"""The weights file llama.cpp runs: the GGUF as shipped, or a BF16 copy of it made once.
+
+Why: on the 2-core Xeon this project is measured on (AVX512 with AVX512_BF16;
+llama-cpp-python 0.3.36 built with ``GGML_AVX512_BF16=ON``) the shipped SmolLM2-135M
+file is Q4_1, which has the slowest CPU kernels there. The same weights converted once to
+BF16 by llama.cpp's own ``llama_model_quantize`` generate much faster
+(``benchmarks/sampling_bench.py --threads 2``: one reply 0.79 s -> 0.59 s, two replies
+1.24 s -> 0.73 s, 16 batched replies 3.63 s -> 1.69 s); Gemma 3 270M (Q4_K_M) also gains
+for two or more replies. The conversion is near-lossless: every Q4_1 weight
+(scale * q + min) is kept up to bf16 rounding. On CPUs without native BF16 instructions
+the BF16 kernels are slower than the quantised ones, so ``auto`` converts only where
+/proc/cpuinfo lists ``avx512_bf16`` or ``amx_bf16``.
+
+The setting ``llama_weights`` (``--llama-weights``, ``REDLINE_LLAMA_WEIGHTS``,
+``llama_weights`` in redline.toml) is ``auto`` (default), ``bf16`` (always convert) or
+``shipped`` (run the file as shipped). The copy lives in ``settings.models_dir`` as
+``<stem>.bf16.gguf``; a marker next to it records which source it was made from, so a
+changed source is converted again and an unchanged one never is.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+from redline.config import Settings, check_llama_weights
+from redline.errors import BackendUnavailable
+
+GGUF_MAGIC = b"GGUF"
+#: /proc/cpuinfo flags of CPUs that multiply BF16 natively (llama.cpp uses them).
+BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+#: ``general.file_type`` values already at full precision (F32, F16, BF16): no conversion.
+FULL_PRECISION_FILE_TYPES = frozenset({0, 1, 32})
+
+_convert_lock = threading.Lock()
+_file_types: dict[tuple[str, int, int], int | None] = {}
+
+
+@functools.cache
+def cpu_has_fast_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether the CPU lists avx512_bf16 or amx_bf16 (False where there is no cpuinfo)."""
+    try:
+        text = Path(cpuinfo).read_text(errors="replace")
+    except OSError:
+        return False
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return bool(BF16_CPU_FLAGS & set(line.partition(":")[2].split()))
+    return False
+
+
+def weights_choice(settings: Settings) -> str:
+    """``bf16`` or ``shipped``: the setting with ``auto`` decided by this CPU."""
+    check_llama_weights(settings.llama_weights, "Settings.llama_weights")
+    if settings.llama_weights == "auto":
+        return "bf16" if cpu_has_fast_bf16() else "shipped"
+    return settings.llama_weights
+
+
+def converted_path(path: Path, settings: Settings) -> Path:
+    """Where the BF16 copy of ``path`` lives."""
+    return settings.models_dir / f"{path.stem}.bf16.gguf"
+
+
+def runtime_weights(path: Path, settings: Settings) -> Path:
+    """The GGUF file llama.cpp should load for the model file ``path``.
+
+    ``shipped`` (or ``auto`` on a CPU without native BF16) returns ``path``; otherwise the
+    BF16 copy, converted on first use and reused after. A source that is already F32, F16
+    or BF16 is returned as it is. Raises BackendUnavailable when the conversion fails
+    (nothing is left in the models directory then) and ConfigError for a bad setting.
+    """
+    if weights_choice(settings) == "shipped":
+        return path
+    target = converted_path(path, settings)
+    with _convert_lock:
+        if _up_to_date(path, target):
+            return target
+        if _file_type(path) in FULL_PRECISION_FILE_TYPES:
+            return path
+        _convert(path, target)
+        return target
+
+
+def _marker(target: Path) -> Path:
+    return target.with_name(target.name + ".source")
+
+
+def _source_identity(path: Path) -> str:
+    """Name, size and a hash of the first MiB: enough to tell GGUF files apart cheaply."""
+    stat = path.stat()
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        digest.update(fh.read(1 << 20))
+    return f"{path.name}:{stat.st_size}:{digest.hexdigest()[:16]}"
+
+
+def _up_to_date(source: Path, target: Path) -> bool:
+    """A complete GGUF copy made from this very source (checked by the marker)."""
+    try:
+        with target.open("rb") as fh:
+            if fh.read(4) != GGUF_MAGIC:
+                return False
+        recorded = json.loads(_marker(target).read_text())
+        stat = target.stat()
+        return bool(
+            recorded.get("source") == _source_identity(source)
+            and recorded.get("size") == stat.st_size
+            and recorded.get("mtime_ns") == stat.st_mtime_ns
+        )
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _file_type(path: Path) -> int | None:
+    """``general.file_type`` of a GGUF file (read by llama.cpp, vocabulary only), or None."""
+    import llama_cpp as llc
+
+    from redline.targets.backends.native import init_backend
+
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    key = (str(path.absolute()), stat.st_size, stat.st_mtime_ns)
+    if key in _file_types:
+        return _file_types[key]
+    init_backend()
+    params = llc.llama_model_default_params()
+    params.vocab_only = True
+    ptr = llc.llama_model_load_from_file(str(path).encode(), params)
+    value: int | None = None
+    if ptr:
+        try:
+            buf = ctypes.create_string_buffer(32)
+            if llc.llama_model_meta_val_str(ptr, b"general.file_type", buf, len(buf)) >= 0:
+                value = int(buf.value)
+        except ValueError:
+            value = None
+        finally:
+            llc.llama_model_free(ptr)
+    _file_types[key] = value
+    return value
+
+
+def _convert(source: Path, target: Path) -> None:
+    """Write the BF16 copy under a unique temporary name, then rename it into place, so a
+    crash or a second process never leaves (or reads) half a file."""
+    import llama_cpp as llc
+
+    from redline.targets.backends.native import init_backend
+
+    init_backend()  # before llama_model_quantize, so llama.cpp's log stays silent
+    fix = (
+        'set REDLINE_LLAMA_WEIGHTS=shipped (or llama_weights = "shipped" in redline.toml) '
+        "to run the file as shipped; REDLINE_LLAMA_LOG=1 shows llama.cpp's reason"
+    )
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        os.close(fd)
+    except OSError as exc:
+        raise BackendUnavailable(
+            f"cannot write the BF16 copy of {source} into {target.parent} ({exc}); {fix}"
+        ) from exc
+    tmp = Path(tmp_name)
+    try:
+        params = llc.llama_model_quantize_default_params()
+        params.ftype = llc.LLAMA_FTYPE_MOSTLY_BF16
+        params.allow_requantize = True
+        rc = llc.llama_model_quantize(str(source).encode(), str(tmp).encode(), ctypes.byref(params))
+        if rc != 0:
+            raise BackendUnavailable(
+                f"llama.cpp could not convert {source} to BF16 (llama_model_quantize "
+                f"returned {rc}): the file is corrupt, truncated or not a GGUF model, or "
+                f"{target.parent} is full or not writable; {fix}"
+            )
+        tmp.chmod(0o644)  # mkstemp made it private; the model is not
+        os.replace(tmp, target)
+        stat = target.stat()
+        record = {
+            "source": _source_identity(source),
+            "size": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns,
+        }
+        marker_tmp = tmp.with_name(tmp.name + ".source")
+        marker_tmp.write_text(json.dumps(record) + "\n")
+        os.replace(marker_tmp, _marker(target))
+    except OSError as exc:
+        raise BackendUnavailable(
+            f"cannot write the BF16 copy of {source} to {target} ({exc}); {fix}"
+        ) from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+        tmp.with_name(tmp.name + ".source").unlink(missing_ok=True)
