@@ -2,7 +2,9 @@
 
 Prints one JSON line per measurement (median of --repeats runs):
   wall_s / gen_tok_s for n=1, n=2 and k=16 batched, k=16 naive (16 calls, each with a
-  cold prompt), and the ceiling prompt_tok_s (batched prompt evaluation rate); plus a
+  cold prompt), and the ceiling prompt_tok_s (batched prompt evaluation rate, mode
+  "batched"; and in k-token chunks, mode "chunked": the rate llama.cpp's CPU kernels reach
+  at the batch width of one k-sequence decoding step); plus a
   breakdown of the k=16 batched time (decode_s: inside llama_decode, sample_s: sampler
   chains, other_s: the Python loop, detokenising, stop checks).
 
@@ -77,8 +79,12 @@ def run_naive(backend: LlamaCppBackend, k: int, tokens: int, seed: int) -> None:
         run_batched(backend, 1, tokens, seed + i)
 
 
-def prompt_rate(backend: LlamaCppBackend, n_tokens: int, repeats: int) -> float:
-    """Tokens/s of a cold prompt evaluation in large batches: the compute ceiling."""
+def prompt_rate(
+    backend: LlamaCppBackend, n_tokens: int, repeats: int, width: int | None = None
+) -> float:
+    """Tokens/s of a cold prompt evaluation: in batches of up to 512 tokens (the compute
+    ceiling), or with ``width`` in chunks of that many tokens, the same matmul shape as
+    one decoding step of ``width`` sequences (the ceiling at that batch width)."""
     ctx: NativeContext = backend._ctx
     text = " ".join(m.text for m in CONVERSATION) * 20
     tokens = backend.prompt_tokens(text)[:n_tokens]
@@ -89,7 +95,13 @@ def prompt_rate(backend: LlamaCppBackend, n_tokens: int, repeats: int) -> float:
     def once() -> None:
         with ctx.lock:
             ctx.clear()
-            evaluate_prompt(ctx, tokens, params)
+            if width is None:
+                evaluate_prompt(ctx, tokens, params)
+                return
+            for start in range(0, len(tokens), width):
+                chunk = tokens[start : start + width]
+                rows = [(t, start + j, 0, j == len(chunk) - 1) for j, t in enumerate(chunk)]
+                ctx.decode(rows, what="the same-width ceiling")
 
     once()  # warm up
     return len(tokens) / median_time(once, repeats)
@@ -191,6 +203,8 @@ def main() -> None:
 
     ceiling = prompt_rate(backend, args.prompt_tokens, args.repeats)
     emit("prompt_tok_s", args.prompt_tokens, "batched", ceiling, "tok/s", **extra)
+    same_width = prompt_rate(backend, args.prompt_tokens, args.repeats, width=args.k)
+    emit("prompt_tok_s", args.k, "chunked", same_width, "tok/s", **extra)
     for key, value in breakdown(backend, args.k, args.tokens, 1).items():
         emit(key, args.k, "batched", value, "s", **extra)
 
@@ -199,6 +213,7 @@ def main() -> None:
     emit("batched_over_naive", args.k, "batched",
          walls[(args.k, "batched")] / walls[(args.k, "naive")], "ratio")  # fmt: skip
     emit("gen_over_ceiling", args.k, "batched", k_rate / ceiling, "ratio")
+    emit("gen_over_same_width", args.k, "batched", k_rate / same_width, "ratio")
     rlhf_vs_plain(args.model, args.tokens, args.repeats, extra)
     if args.model == "smollm2-135m":
         # A whole rs16 turn with the preference model (issue 4): shared with pm_bench.
