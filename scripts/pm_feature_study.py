@@ -43,7 +43,7 @@ def main() -> None:
         for pair in pairs:
             replies = [pair.chosen, pair.rejected]
             keys = {
-                (p, r): cache.key(feat.feature_id(p), context_key(pair.context), r)
+                (p, r): cache.key(feat.cache_namespace(p), context_key(pair.context), r)
                 for p in POOLINGS
                 for r in replies
             }

