@@ -146,6 +146,9 @@ def test_auto_converts_only_on_cpus_with_native_bf16(tmp_path: Path) -> None:
     assert _settings(tmp_path, None).llama_weights == "auto"
     expected = "bf16" if cpu_has_fast_bf16() else "shipped"
     assert weights_choice(_settings(tmp_path, "auto")) == expected
+    # a large (memory-bound) model is never converted by auto, whatever the CPU
+    assert weights_choice(_settings(tmp_path, "auto"), 8 << 30) == "shipped"
+    assert weights_choice(_settings(tmp_path, "bf16"), 8 << 30) == "bf16"
     flags = {
         "fpu sse2 avx2 avx512f avx512_bf16": True,
         "fpu sse2 avx2 amx_tile amx_bf16": True,

@@ -9,7 +9,8 @@ BF16 by llama.cpp's own ``llama_model_quantize`` generate much faster
 for two or more replies. The conversion is near-lossless: every Q4_1 weight
 (scale * q + min) is kept up to bf16 rounding. On CPUs without native BF16 instructions
 the BF16 kernels are slower than the quantised ones, so ``auto`` converts only where
-/proc/cpuinfo lists ``avx512_bf16`` or ``amx_bf16``.
+/proc/cpuinfo lists ``avx512_bf16`` or ``amx_bf16``, and only files up to 1 GiB (larger
+models are bound by memory bandwidth, where 4-bit weights win).
 
 The setting ``llama_weights`` (``--llama-weights``, ``REDLINE_LLAMA_WEIGHTS``,
 ``llama_weights`` in redline.toml) is ``auto`` (default), ``bf16`` (always convert) or
@@ -38,6 +39,9 @@ BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 #: ``general.file_type`` values already at full precision (F32, F16, BF16): no conversion.
 FULL_PRECISION_FILE_TYPES = frozenset({0, 1, 32})
 
+#: ``auto`` converts only shipped files up to this size (see :func:`weights_choice`).
+AUTO_MAX_SOURCE_BYTES = 1 << 30
+
 _convert_lock = threading.Lock()
 _file_types: dict[tuple[str, int, int], int | None] = {}
 
@@ -55,11 +59,18 @@ def cpu_has_fast_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
     return False
 
 
-def weights_choice(settings: Settings) -> str:
-    """``bf16`` or ``shipped``: the setting with ``auto`` decided by this CPU."""
+def weights_choice(settings: Settings, size_bytes: int = 0) -> str:
+    """``bf16`` or ``shipped``: the setting, with ``auto`` decided by this CPU and by the
+    size of the shipped file (``size_bytes``).
+
+    Why the size: small models (the built-in 135M and 270M) are compute-bound on a CPU, so
+    faster BF16 kernels win; a multi-GB model is bound by memory bandwidth, where a BF16
+    copy (about 4x a 4-bit file) would be slower and fill the disk.
+    """
     check_llama_weights(settings.llama_weights, "Settings.llama_weights")
     if settings.llama_weights == "auto":
-        return "bf16" if cpu_has_fast_bf16() else "shipped"
+        small = size_bytes <= AUTO_MAX_SOURCE_BYTES
+        return "bf16" if small and cpu_has_fast_bf16() else "shipped"
     return settings.llama_weights
 
 
@@ -76,7 +87,11 @@ def runtime_weights(path: Path, settings: Settings) -> Path:
     or BF16 is returned as it is. Raises BackendUnavailable when the conversion fails
     (nothing is left in the models directory then) and ConfigError for a bad setting.
     """
-    if weights_choice(settings) == "shipped":
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0  # a missing file fails below with a clear BackendUnavailable
+    if weights_choice(settings, size) == "shipped":
         return path
     target = converted_path(path, settings)
     with _convert_lock:
