@@ -7,13 +7,13 @@
 # validation metrics are stored in default_pm.json. Features are cached in .redline/cache,
 # so a rerun only refits the head.
 #
-# LIMIT: number of pairs-a pairs used (first N in file order). The packaged model used the
-# value below because featurising all 1,594 usable pairs did not fit the CPU budget of the
-# session that built it; LIMIT=0 uses every pair.
+# LIMIT: number of pairs-a pairs used (first N in file order; 0, the default, uses all
+# 1,594 usable pairs). Features come from the weights file llama.cpp runs (on CPUs with
+# native BF16 the BF16 copy of the shipped Q4_1 file: see redline.targets.weights).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PAIRS="${PAIRS:-../shared/data/hh-rlhf-harmless-base/pairs-a.jsonl.gz}"
-LIMIT="${LIMIT:-1100}"
+LIMIT="${LIMIT:-0}"
 redline pm train --pairs "$PAIRS" --limit "$LIMIT" --seed 0 --val-fraction 0.2 \
   --backbone smollm2-135m --head linear --name default \
   --out src/redline/harmlessness/default_pm

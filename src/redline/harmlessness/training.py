@@ -135,6 +135,9 @@ def train_preference_model(
         data_hash=pairs.data_hash(),
     )
     outcome.model.training["skipped"] = dict(pairs.skipped)
+    run_file = getattr(featurizer, "path", None)
+    if run_file is not None:  # provenance: the shipped file or the BF16 copy of it
+        outcome.model.training["features_computed_on"] = Path(run_file).name
     return outcome
 
 
