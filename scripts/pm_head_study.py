@@ -43,6 +43,50 @@ def load_cached(backbone: str, pairs: list, cache: FeatureCache) -> dict[str, np
     return out
 
 
+def paired_comparison(
+    lm: tuple[np.ndarray, np.ndarray],
+    chosen_txt: list[str],
+    rejected_txt: list[str],
+    folds: int,
+    boot: int = 2000,
+) -> None:
+    """LM features against TF-IDF on the same CV folds (vocabulary fit inside each fold),
+    with a paired bootstrap 95% interval of the accuracy difference: is the LM clearly
+    better than bag-of-words, or within noise?"""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.model_selection import KFold
+
+    c_lm, r_lm = lm
+    right = {"lm": np.zeros(len(c_lm), bool), "tfidf": np.zeros(len(c_lm), bool)}
+    for tr_f, va_f in KFold(folds, shuffle=True, random_state=0).split(c_lm):
+        head, _ = fit_linear(c_lm[tr_f], r_lm[tr_f], seed=0)
+        right["lm"][va_f] = head.reward(c_lm[va_f]) > head.reward(r_lm[va_f])
+        vec = TfidfVectorizer(min_df=2, max_features=5000, ngram_range=(1, 2), sublinear_tf=True)
+        vec.fit([chosen_txt[k] for k in tr_f] + [rejected_txt[k] for k in tr_f])
+        c_tf = vec.transform(chosen_txt).toarray()
+        r_tf = vec.transform(rejected_txt).toarray()
+        head, _ = fit_linear(c_tf[tr_f], r_tf[tr_f], seed=0)
+        right["tfidf"][va_f] = head.reward(c_tf[va_f]) > head.reward(r_tf[va_f])
+    diff = right["lm"].astype(float) - right["tfidf"].astype(float)
+    rng = np.random.default_rng(0)
+    samples = [diff[rng.integers(0, len(diff), len(diff))].mean() for _ in range(boot)]
+    low, high = np.percentile(samples, [2.5, 97.5])
+    print(
+        json.dumps(
+            {
+                "paired_cv": "reply_mean vs tfidf:reply (vocabulary per fold)",
+                "cv_folds": folds,
+                "pairs": len(diff),
+                "lm_accuracy": round(float(right["lm"].mean()), 4),
+                "tfidf_accuracy": round(float(right["tfidf"].mean()), 4),
+                "difference": round(float(diff.mean()), 4),
+                "difference_ci95": [round(float(low), 4), round(float(high), 4)],
+            }
+        ),
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--backbones", nargs="+", default=["smollm2-135m"])
@@ -136,6 +180,11 @@ def main() -> None:
                 ),
                 flush=True,
             )
+
+    if args.folds:
+        paired_comparison(
+            designs[f"{args.backbones[0]}:reply_mean"], chosen_txt, rejected_txt, args.folds
+        )
 
     for name, (c, r) in designs.items():
         heads = ["linear", "mlp"] if args.mlp and not name.startswith("tfidf") else ["linear"]
