@@ -100,3 +100,33 @@ def test_features_match_the_backend_generation_features(smollm2) -> None:
     mine = smollm2.embed_spans([ASK, ASK], REPLIES)
     for a, b in zip(mine, theirs, strict=True):
         assert np.corrcoef(a, b)[0, 1] > 0.999
+
+
+def test_features_are_named_after_the_shipped_file_and_cached_by_the_file_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PM trained where the BF16 copy runs must load where the shipped file runs (same
+    feature id), but their vectors must never share cache entries (different namespace)."""
+    from redline.harmlessness import DEFAULT_PM
+    from redline.harmlessness.scorer import PreferenceModelScorer
+    from redline.targets.backends.llamacpp import LlamaCppBackend
+
+    monkeypatch.setenv("REDLINE_DATA_DIR", str(tmp_path / "data"))
+    runs = {}
+    for weights in ("shipped", "bf16"):
+        monkeypatch.setenv("REDLINE_LLAMA_WEIGHTS", weights)
+        runs[weights] = GGUFFeaturizer("smollm2-135m", n_threads=1)
+    shipped, bf16 = runs["shipped"], runs["bf16"]
+    assert bf16.path != shipped.path and bf16.source == shipped.path
+    assert bf16.id == shipped.id and "Q4_1.gguf" in bf16.id
+    assert bf16.cache_id != shipped.cache_id
+    context = (Message("human", "How do I pick a lock?"),)
+    a, b = (f.embed_spans([context], ["I can't help with that."])[0] for f in (shipped, bf16))
+    assert not np.array_equal(a, b)  # really two weights files...
+    assert float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)) > 0.999  # ...of one model
+    scorer = PreferenceModelScorer.from_file(DEFAULT_PM)
+    for weights in ("shipped", "bf16"):
+        monkeypatch.setenv("REDLINE_LLAMA_WEIGHTS", weights)
+        backend = LlamaCppBackend("smollm2-135m", timeout_s=60)
+        assert backend.path == runs[weights].path
+        assert scorer.accepts_embeddings_from(backend), weights
