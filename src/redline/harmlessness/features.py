@@ -28,47 +28,26 @@ import numpy as np
 
 from redline.errors import BackendError, BackendUnavailable, ConfigError
 from redline.targets.base import Conversation, Message
+from redline.targets.models import CATALOGUE, ResolvedModel, resolve_model
+from redline.targets.weights import file_fingerprint
 
 Pooling = Literal["reply_mean", "reply_last", "exchange_mean"]
 POOLINGS: tuple[str, ...] = ("reply_mean", "reply_last", "exchange_mean")
 Progress = Callable[[int], None]
 
 
-@dataclass(frozen=True)
-class Backbone:
-    """The GGUF file llama.cpp runs (``path``) and the model it stands for (``source``).
-
-    They differ when the shipped file runs as a BF16 copy (``redline.targets.weights``).
-    Features are named after the source, so a preference model trained where the copy runs
-    still loads where the shipped file runs (the copy keeps every weight up to bf16
-    rounding); the on-disk cache is keyed by the file actually run.
-    """
-
-    path: Path
-    source: Path
-
-
-def resolve_backbone(name_or_path: str | Path) -> Backbone:
-    """A backbone name (``smollm2-135m``, ``gemma3-270m``) or any GGUF path."""
-    from redline.targets.models import CATALOGUE, resolve_model
-
+def resolve_backbone(name_or_path: str | Path) -> ResolvedModel:
+    """A backbone name (``smollm2-135m``, ``gemma3-270m``) or any GGUF path, resolved like
+    a target's model: ``path`` is the file llama.cpp runs (maybe a BF16 copy),
+    ``source_path`` the model it stands for. Features are named after the source, so a PM
+    trained where the copy runs still loads where the shipped file runs; the on-disk cache
+    is keyed by the file actually run."""
     if str(name_or_path) not in CATALOGUE and not Path(name_or_path).is_file():
         raise ConfigError(
             f"backbone {name_or_path!r} is neither a known name ({', '.join(CATALOGUE)}) "
             "nor an existing GGUF file"
         )
-    resolved = resolve_model(name_or_path)
-    return Backbone(path=resolved.path, source=resolved.source_path)
-
-
-def file_fingerprint(path: Path) -> str:
-    """Cheap identity of a model file (name, size, head bytes): part of cache keys."""
-    digest = hashlib.sha256()
-    stat = path.stat()
-    digest.update(f"{path.name}:{stat.st_size}".encode())
-    with path.open("rb") as fh:
-        digest.update(fh.read(1 << 20))
-    return digest.hexdigest()[:16]
+    return resolve_model(name_or_path)
 
 
 def bound_context(context: Conversation, max_chars: int) -> list[Message]:
@@ -134,7 +113,7 @@ class GGUFFeaturizer:
             raise ConfigError(f"pooling {pooling!r} unknown; use one of {', '.join(POOLINGS)}")
         self.backbone = str(model)
         resolved = resolve_backbone(model)
-        self.path, self.source = resolved.path, resolved.source
+        self.path, self.source = resolved.path, resolved.source_path
         self.pooling = pooling
         self.max_context_chars = max_context_chars
         self.max_reply_tokens = max_reply_tokens

@@ -20,10 +20,10 @@ from redline.harmlessness.features import (
     Progress,
     SpanFeaturizer,
     cached_span_features,
-    file_fingerprint,
 )
 from redline.harmlessness.model import PreferenceModelFile
 from redline.targets.base import Conversation
+from redline.targets.weights import file_fingerprint
 
 
 class EmptyReplyError(DataFormatError):

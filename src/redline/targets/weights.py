@@ -107,13 +107,15 @@ def _marker(target: Path) -> Path:
     return target.with_name(target.name + ".source")
 
 
-def _source_identity(path: Path) -> str:
-    """Name, size and a hash of the first MiB: enough to tell GGUF files apart cheaply."""
-    stat = path.stat()
+def file_fingerprint(path: Path) -> str:
+    """Cheap identity of a model file (name, size, first MiB): tells GGUF files apart for
+    the BF16 copy's marker and for preference-model feature ids and caches."""
     digest = hashlib.sha256()
+    stat = path.stat()
+    digest.update(f"{path.name}:{stat.st_size}".encode())
     with path.open("rb") as fh:
         digest.update(fh.read(1 << 20))
-    return f"{path.name}:{stat.st_size}:{digest.hexdigest()[:16]}"
+    return digest.hexdigest()[:16]
 
 
 def _up_to_date(source: Path, target: Path) -> bool:
@@ -125,7 +127,7 @@ def _up_to_date(source: Path, target: Path) -> bool:
         recorded = json.loads(_marker(target).read_text())
         stat = target.stat()
         return bool(
-            recorded.get("source") == _source_identity(source)
+            recorded.get("source") == file_fingerprint(source)
             and recorded.get("size") == stat.st_size
             and recorded.get("mtime_ns") == stat.st_mtime_ns
         )
@@ -200,7 +202,7 @@ def _convert(source: Path, target: Path) -> None:
         os.replace(tmp, target)
         stat = target.stat()
         record = {
-            "source": _source_identity(source),
+            "source": file_fingerprint(source),
             "size": stat.st_size,
             "mtime_ns": stat.st_mtime_ns,
         }
