@@ -55,7 +55,7 @@ def test_amd_epyc_gets_the_avx2_kernels() -> None:
 def test_choice_is_limited_to_the_variants_the_build_has() -> None:
     assert choose_variant(INTEL, ("x64", "haswell", "skylakex")) == "skylakex"
     assert choose_variant(AMD, ("x64", "sse42", "skylakex")) == "sse42"
-    with pytest.raises(ConfigError, match="no llama.cpp CPU variant"):
+    with pytest.raises(ConfigError, match=r"no llama\.cpp CPU variant"):
         choose_variant(AMD, ("skylakex", "sapphirerapids"))
 
 
@@ -63,7 +63,7 @@ def test_forcing_a_variant() -> None:
     assert choose_variant(INTEL, ALL, forced="haswell") == "haswell"
     with pytest.raises(ConfigError, match="lacks"):
         choose_variant(AMD, ALL, forced="zen4")
-    with pytest.raises(ConfigError, match="not a llama.cpp CPU variant"):
+    with pytest.raises(ConfigError, match=r"not a llama\.cpp CPU variant"):
         choose_variant(AMD, ALL, forced="pentium")
     with pytest.raises(ConfigError, match="no such variant"):
         choose_variant(INTEL, ("haswell",), forced="zen4")

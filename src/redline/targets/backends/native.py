@@ -10,6 +10,7 @@ logits/hidden-state rows, errors); the sampling algorithm lives in ``sampler.py`
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import threading
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import llama_cpp as llc
 import numpy as np
 
 from redline.errors import BackendError, BackendUnavailable
+from redline.targets.cpu import choose_variant, forced_variant, machine_cpu_flags
 
 #: Sequences decoded together in one batch: enough for rejection sampling (k=16).
 MAX_PARALLEL = 16
@@ -30,6 +32,10 @@ N_BATCH = 512
 
 _backend_lock = threading.Lock()
 _backend_ready = False
+_loaded_variant: str | None = None
+
+#: Set in the self-check's child process, which must not start another self-check.
+SELFCHECK_CHILD_ENV = "REDLINE_LLAMA_SELFCHECK_CHILD"
 
 
 def _silence(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
@@ -40,15 +46,108 @@ _LOG_CALLBACK = llc.llama_log_callback(_silence)
 
 
 def init_backend() -> None:
-    """Initialise llama.cpp once per process and route its log away from stderr."""
-    global _backend_ready
+    """Initialise llama.cpp once per process: self-check, quiet log, CPU kernels loaded.
+
+    Before this process runs any llama.cpp kernel, a tiny decode runs in a child process
+    (cached per build and CPU, see ``redline.targets.selfcheck``), so a build that cannot
+    run on this CPU is a one-line BackendUnavailable instead of a SIGILL that kills the
+    process (and, in ``redline serve``, every red teamer's session).
+    """
+    global _backend_ready, _loaded_variant
     with _backend_lock:
         if _backend_ready:
             return
+        if not os.environ.get(SELFCHECK_CHILD_ENV):
+            from redline.targets.selfcheck import ensure_llama_runs
+
+            ensure_llama_runs()
         if not os.environ.get("REDLINE_LLAMA_LOG"):
             llc.llama_log_set(_LOG_CALLBACK, ctypes.c_void_p(0))
         llc.llama_backend_init()
+        _loaded_variant = load_cpu_backend()
         _backend_ready = True
+
+
+def loaded_variant() -> str | None:
+    """The CPU variant this process loaded (None before init_backend, or for a build
+    with one built-in CPU backend)."""
+    return _loaded_variant
+
+
+def load_cpu_backend() -> str | None:
+    """Load the CPU kernels chosen for this CPU (``redline.targets.cpu``); returns the
+    variant, or None where the build links one CPU backend in (nothing to choose)."""
+    lib = _ggml()
+    if lib.ggml_backend_reg_count() > 0:
+        return None  # a build without GGML_BACKEND_DL: its CPU backend is already there
+    files = llama_build().variants
+    variant = planned_variant()
+    if variant is None:
+        raise BackendUnavailable(
+            f"llama.cpp in {llama_build().lib_dir} has no CPU backend; "
+            "reinstall llama-cpp-python as the README says"
+        )
+    if not lib.ggml_backend_load(str(files[variant]).encode()):
+        raise BackendUnavailable(
+            f"llama.cpp could not load its CPU kernels {files[variant]}; reinstall "
+            "llama-cpp-python as the README says (REDLINE_LLAMA_LOG=1 shows why)"
+        )
+    return variant
+
+
+def planned_variant() -> str | None:
+    """The CPU variant this process loads (or has loaded), decided without loading it:
+    None for a build that has no variants to choose from."""
+    files = llama_build().variants
+    if not files:
+        return None
+    return choose_variant(machine_cpu_flags(), files, forced_variant())
+
+
+@dataclass(frozen=True)
+class LlamaBuild:
+    """The installed llama.cpp: where its libraries are and which CPU variants it has."""
+
+    lib_dir: Path
+    #: variant name -> ``libggml-cpu-<variant>.so`` (empty for a one-CPU-backend build)
+    variants: dict[str, Path]
+
+    @property
+    def libraries(self) -> list[Path]:
+        """Every shared library of the build (their sizes and times identify it)."""
+        return sorted({*self.lib_dir.glob("*.so*"), *self.variants.values()})
+
+
+@functools.cache
+def llama_build() -> LlamaBuild:
+    """Find llama-cpp-python's libraries and the CPU variant modules of a
+    ``GGML_CPU_ALL_VARIANTS`` build (installed next to them or in the environment's
+    ``bin``/``lib`` folder, where llama.cpp's CMake puts backend modules)."""
+    lib_dir = Path(llc.__file__).resolve().parent / "lib"
+    site = lib_dir.parents[1]
+    variants: dict[str, Path] = {}
+    for folder in (lib_dir, site / "bin", site / "lib", site.parent / "bin"):
+        for path in sorted(folder.glob("libggml-cpu-*.so")):
+            variants.setdefault(path.name[len("libggml-cpu-") : -len(".so")], path)
+    return LlamaBuild(lib_dir=lib_dir, variants=variants)
+
+
+def _ggml() -> ctypes.CDLL:
+    """The libggml that libllama itself uses, with the registry functions Redline calls.
+
+    Why not ``llama_cpp._ggml``: wheels store a library's symlinks as copies, and that
+    module opens ``libggml.so``, a second copy with its own (empty) backend registry;
+    libllama links ``libggml.so.<major>``, so that very file is opened (dlopen then returns
+    the copy already loaded).
+    """
+    lib_dir = llama_build().lib_dir
+    linked = sorted(lib_dir.glob("libggml.so.[0-9]*"), key=lambda p: len(p.name))
+    lib = ctypes.CDLL(str(linked[0] if linked else lib_dir / "libggml.so"))
+    lib.ggml_backend_reg_count.restype = ctypes.c_size_t
+    lib.ggml_backend_reg_count.argtypes = []
+    lib.ggml_backend_load.restype = ctypes.c_void_p
+    lib.ggml_backend_load.argtypes = [ctypes.c_char_p]
+    return lib
 
 
 class NativeModel:
