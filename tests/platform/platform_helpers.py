@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 from httpx import Response
 
+from redline.config import Settings
+from redline.errors import NotFoundError
 from redline.platform import accounts
 from redline.store import Store
 from redline.store.models import Role
@@ -113,3 +118,26 @@ class Browser:
     def finish(self, attempt: int, rating: int, **optional: int) -> Response:
         self.get(f"/redteam/attempt/{attempt}/finish")
         return self.post(f"/redteam/attempt/{attempt}/finish", {"rating": rating, **optional})
+
+
+class CrashOnce:
+    """A scripted target whose first reply kills its process (SIGSEGV), as a broken model
+    kernel would; later replies (in the restarted worker) are scripted. ``marker`` is a
+    file, so "first" holds across worker processes."""
+
+    def __init__(self, info: TargetInfo, marker: Path) -> None:
+        self.info = info
+        self.marker = marker
+
+    def reply(self, conversation: Any, n: int = 2, seed: int | None = None) -> Any:
+        if not self.marker.exists():
+            self.marker.write_text("crashed once")
+            os.kill(os.getpid(), signal.SIGSEGV)
+        return ScriptedTarget(self.info).reply(conversation, n, seed)
+
+
+def crash_once_factory(name: str, settings: Settings) -> CrashOnce:
+    """A ModelWorker factory (module level: it is pickled into the worker process)."""
+    if name == "raises/plain":
+        raise NotFoundError(f"unknown target {name!r}")
+    return CrashOnce(scripted_info(name), settings.data_dir / "crashed-once")

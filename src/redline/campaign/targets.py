@@ -13,6 +13,7 @@ from redline.campaign import ResolveTarget
 from redline.config import Settings
 from redline.targets.base import TargetInfo, TargetModel
 from redline.targets.scripted import SCRIPTED_INFO, ScriptedTarget
+from redline.targets.worker import ModelWorker, WorkerTarget
 
 _scripted = ScriptedTarget()
 
@@ -35,6 +36,25 @@ def default_resolver(settings: Settings) -> ResolveTarget:
         from redline.targets.registry import build_target
 
         return build_target(name, settings)
+
+    return resolve
+
+
+def worker_resolver(settings: Settings, worker: ModelWorker | None = None) -> ResolveTarget:
+    """Registry targets answered by a model worker process (the web platform's default):
+    a crash in model code then fails one request instead of the server (see
+    ``redline.targets.worker``). Names the registry does not know fail as in-process."""
+    from redline.targets.registry import build_target, target_definitions
+
+    pool = worker or ModelWorker(settings)
+    infos = {name: d.info for name, d in target_definitions(settings).items()}
+
+    def resolve(name: str) -> TargetModel:
+        if name == SCRIPTED_INFO.name:
+            return _scripted
+        if name not in infos:
+            return build_target(name, settings)  # raises the registry's NotFoundError
+        return WorkerTarget(infos[name], pool)
 
     return resolve
 

@@ -57,7 +57,9 @@ def serve(
     """Start the red-team web platform.
 
     On first start (no admin yet) it creates an admin and prints a one-time login URL.
-    Models load on the first turn that needs them.
+    Models load on the first turn that needs them, in a model worker process: a crash
+    there fails that one turn (the red teamer can retry), never the server. Before it
+    listens, a self-check makes sure llama.cpp runs on this CPU.
 
     Example: redline serve --port 8000
     """
@@ -74,6 +76,11 @@ def serve(
         names = _default_targets(settings, list(target))
     web = create_app(store, settings, target_names=names, secure_cookies=secure_cookies)
     pool = web.state.platform.campaign.config.targets
+    if any(t.name != SCRIPTED_INFO.name for t in pool):
+        # Fail at start, not at a red teamer's first message, if llama.cpp cannot run here.
+        from redline.targets.selfcheck import ensure_llama_runs
+
+        ensure_llama_runs()
     token = accounts.ensure_first_admin(store)
     if token is None and new_admin_link:
         admin_id = accounts.first_admin_id(store)

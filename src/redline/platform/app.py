@@ -1,7 +1,8 @@
 """The web app factory: ``create_app(store, settings, resolve_target=..., target_names=...)``.
 
 Importing this module loads no model: targets are resolved lazily on first use through
-the ``resolve_target`` function (the registry's ``build_target`` by default), and model
+the ``resolve_target`` function (by default the registry's targets in a model worker
+process, which may crash without taking the server down), and model
 calls run in the threadpool (route handlers are plain functions), so the event loop
 keeps serving other people while a model thinks.
 """
@@ -21,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from redline.campaign import CampaignService, ResolveTarget, campaign_config
-from redline.campaign.targets import default_resolver, target_infos
+from redline.campaign.targets import target_infos, worker_resolver
 from redline.campaign.timing import model_seconds
 from redline.config import Settings
 from redline.errors import RedlineError
@@ -108,12 +109,13 @@ def create_app(
 ) -> FastAPI:
     """The red-team platform over ``store``.
 
-    ``resolve_target`` builds a target by name (default: the registry, lazily);
+    ``resolve_target`` builds a target by name (default: the registry's targets, run in
+    a model worker process so that a crash in model code fails one request only);
     ``target_names`` selects the campaign's targets (default: ``[campaign] targets`` in
     redline.toml, else every available target); ``targets`` gives their identities
     directly (tests with scripted targets).
     """
-    resolve = resolve_target or default_resolver(settings)
+    resolve = resolve_target or worker_resolver(settings)
     infos = list(targets) if targets is not None else target_infos(settings, resolve, target_names)
     config = campaign_config(settings, infos, target_names)
     state = Platform(
