@@ -16,9 +16,10 @@ from redline.errors import ConfigError
 
 CONFIG_FILE = "redline.toml"
 DEFAULT_DATA_DIR = ".redline"
-#: Which weights llama.cpp runs (see redline.targets.weights): decided by the CPU, a BF16
-#: copy made once in the models directory, or the GGUF file exactly as shipped.
-LLAMA_WEIGHTS = ("auto", "bf16", "shipped")
+#: Which weights llama.cpp runs (see redline.targets.weights): decided by the CPU's kernels
+#: (auto), the GGUF file exactly as shipped, or a near-lossless copy in one of these formats
+#: made once in the models directory.
+LLAMA_WEIGHTS = ("auto", "shipped", "bf16", "f16", "q8_0")
 
 
 @dataclass(frozen=True)
@@ -102,5 +103,5 @@ def check_llama_weights(value: Any, source: str) -> None:
     if value not in LLAMA_WEIGHTS:
         raise ConfigError(
             f"llama_weights={value!r} (from {source}) is not one of "
-            f"{', '.join(LLAMA_WEIGHTS)}; auto picks bf16 on CPUs with AVX512-BF16 or AMX"
+            f"{', '.join(LLAMA_WEIGHTS)}; auto picks the fastest for this CPU"
         )

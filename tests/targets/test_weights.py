@@ -18,10 +18,12 @@ from redline.errors import BackendUnavailable, ConfigError
 from redline.targets.backends.llamacpp import LlamaCppBackend
 from redline.targets.backends.native import NativeModel
 from redline.targets.base import Message
+from redline.targets.cpu import machine_cpu_flags, runnable
 from redline.targets.models import CATALOGUE, GGUF_MAGIC, resolve_model
 from redline.targets.weights import (
+    AUTO_WITHOUT_BF16,
     converted_path,
-    cpu_has_fast_bf16,
+    kernels_have_bf16,
     runtime_weights,
     weights_choice,
 )
@@ -142,23 +144,23 @@ def test_shipped_returns_the_original_file(tmp_path: Path) -> None:
     assert _leftovers(settings) == []
 
 
-def test_auto_converts_only_on_cpus_with_native_bf16(tmp_path: Path) -> None:
+def test_auto_follows_the_kernels_this_process_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert _settings(tmp_path, None).llama_weights == "auto"
-    expected = "bf16" if cpu_has_fast_bf16() else "shipped"
+    expected = "bf16" if kernels_have_bf16() else AUTO_WITHOUT_BF16
     assert weights_choice(_settings(tmp_path, "auto")) == expected
     # a large (memory-bound) model is never converted by auto, whatever the CPU
     assert weights_choice(_settings(tmp_path, "auto"), 8 << 30) == "shipped"
     assert weights_choice(_settings(tmp_path, "bf16"), 8 << 30) == "bf16"
-    flags = {
-        "fpu sse2 avx2 avx512f avx512_bf16": True,
-        "fpu sse2 avx2 amx_tile amx_bf16": True,
-        "fpu sse2 avx2 avx512f avx512_vnni": False,
-    }
-    for i, (line, fast) in enumerate(flags.items()):
-        cpuinfo = tmp_path / f"cpuinfo{i}"
-        cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {line}\n\nprocessor\t: 1\n")
-        assert cpu_has_fast_bf16(str(cpuinfo)) is fast, line
-    assert cpu_has_fast_bf16(str(tmp_path / "no-cpuinfo")) is False
+    # the AVX2 kernels (what an AMD EPYC loads) have no native BF16, even on this CPU
+    monkeypatch.setenv("REDLINE_LLAMA_CPU", "haswell")
+    assert not kernels_have_bf16()
+    assert weights_choice(_settings(tmp_path, "auto")) == AUTO_WITHOUT_BF16
+    if runnable("zen4", machine_cpu_flags()):  # an AVX512-BF16 CPU (our Xeons)
+        monkeypatch.setenv("REDLINE_LLAMA_CPU", "zen4")
+        assert kernels_have_bf16()
+        assert weights_choice(_settings(tmp_path, "auto")) == "bf16"
 
 
 def test_setting_precedence_and_bad_values(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -166,7 +168,7 @@ def test_setting_precedence_and_bad_values(tmp_path: Path, monkeypatch: pytest.M
     with pytest.raises(
         ConfigError,
         match=r"'q8' \(from llama_weights in .*redline\.toml\).*"
-        r"auto, bf16, shipped",
+        r"auto, shipped, bf16, f16, q8_0",
     ):
         load_settings(cwd=tmp_path)
     monkeypatch.setenv("REDLINE_LLAMA_WEIGHTS", "shipped")
@@ -176,7 +178,7 @@ def test_setting_precedence_and_bad_values(tmp_path: Path, monkeypatch: pytest.M
     with pytest.raises(
         ConfigError,
         match=r"'fp8' \(from environment variable "
-        r"REDLINE_LLAMA_WEIGHTS\).*auto, bf16, shipped",
+        r"REDLINE_LLAMA_WEIGHTS\).*auto, shipped, bf16, f16, q8_0",
     ):
         load_settings(cwd=tmp_path)
     with pytest.raises(ConfigError, match=r"'BF16' \(from the command-line flag\)"):

@@ -83,7 +83,8 @@ def _main(
     llama_weights: str | None = typer.Option(
         None,
         "--llama-weights",
-        help="Weights llama.cpp runs: auto (default), bf16 or shipped (env REDLINE_LLAMA_WEIGHTS).",
+        help="Weights llama.cpp runs: auto (default), shipped, bf16, f16 or q8_0 "
+        "(env REDLINE_LLAMA_WEIGHTS).",
     ),
 ) -> None:
     ctx.obj = State(

@@ -1,4 +1,4 @@
-"""The weights file llama.cpp runs: the GGUF as shipped, or a BF16 copy of it made once.
+"""The weights file llama.cpp runs: the GGUF as shipped, or a copy of it made once.
 
 Why: on the 2-core Xeon this project is measured on (AVX512 with AVX512_BF16;
 llama-cpp-python 0.3.36 built with ``GGML_AVX512_BF16=ON``) the shipped SmolLM2-135M
@@ -22,7 +22,6 @@ changed source is converted again and an unchanged one never is.
 from __future__ import annotations
 
 import ctypes
-import functools
 import hashlib
 import json
 import os
@@ -32,12 +31,19 @@ from pathlib import Path
 
 from redline.config import Settings, check_llama_weights
 from redline.errors import BackendUnavailable
+from redline.targets.cpu import has_native_bf16, machine_cpu_flags
 
 GGUF_MAGIC = b"GGUF"
-#: /proc/cpuinfo flags of CPUs that multiply BF16 natively (llama.cpp uses them).
+#: Copy formats and their llama.cpp ``llama_ftype`` (LLAMA_FTYPE_MOSTLY_*).
+COPY_FTYPES = {"bf16": 32, "f16": 1, "q8_0": 7}
+#: /proc/cpuinfo flags of CPUs that multiply BF16 natively (used for builds without
+#: CPU variants, where the flags are all Redline knows of the kernels).
 BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
-#: ``general.file_type`` values already at full precision (F32, F16, BF16): no conversion.
+#: ``general.file_type`` values already at full precision (F32, F16, BF16).
 FULL_PRECISION_FILE_TYPES = frozenset({0, 1, 32})
+#: What ``auto`` runs with kernels that have no native BF16 (AVX2 machines): measured with
+#: ``benchmarks/decode_width_bench.py`` on the haswell variant (see the README).
+AUTO_WITHOUT_BF16 = "shipped"
 
 #: ``auto`` converts only shipped files up to this size (see :func:`weights_choice`).
 AUTO_MAX_SOURCE_BYTES = 1 << 30
@@ -46,44 +52,44 @@ _convert_lock = threading.Lock()
 _file_types: dict[tuple[str, int, int], int | None] = {}
 
 
-@functools.cache
-def cpu_has_fast_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
-    """Whether the CPU lists avx512_bf16 or amx_bf16 (False where there is no cpuinfo)."""
-    try:
-        text = Path(cpuinfo).read_text(errors="replace")
-    except OSError:
-        return False
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return bool(BF16_CPU_FLAGS & set(line.partition(":")[2].split()))
-    return False
+def kernels_have_bf16() -> bool:
+    """Whether the llama.cpp kernels this process runs multiply BF16 natively: decided by
+    the CPU variant Redline loads (a forced ``haswell`` has none, even on a BF16 CPU), or
+    by the CPU flags for a build with one built-in CPU backend."""
+    from redline.targets.backends.native import planned_variant
+
+    variant = planned_variant()
+    if variant is None:
+        return bool(BF16_CPU_FLAGS & machine_cpu_flags())
+    return has_native_bf16(variant)
 
 
 def weights_choice(settings: Settings, size_bytes: int = 0) -> str:
-    """``bf16`` or ``shipped``: the setting, with ``auto`` decided by this CPU and by the
-    size of the shipped file (``size_bytes``).
+    """``shipped`` or a copy format (``bf16``, ``f16``, ``q8_0``): the setting, with
+    ``auto`` decided by the CPU kernels and by the size of the shipped file.
 
     Why the size: small models (the built-in 135M and 270M) are compute-bound on a CPU, so
-    faster BF16 kernels win; a multi-GB model is bound by memory bandwidth, where a BF16
+    the fastest kernels win; a multi-GB model is bound by memory bandwidth, where a 16-bit
     copy (about 4x a 4-bit file) would be slower and fill the disk.
     """
     check_llama_weights(settings.llama_weights, "Settings.llama_weights")
-    if settings.llama_weights == "auto":
-        small = size_bytes <= AUTO_MAX_SOURCE_BYTES
-        return "bf16" if small and cpu_has_fast_bf16() else "shipped"
-    return settings.llama_weights
+    if settings.llama_weights != "auto":
+        return settings.llama_weights
+    if size_bytes > AUTO_MAX_SOURCE_BYTES:
+        return "shipped"
+    return "bf16" if kernels_have_bf16() else AUTO_WITHOUT_BF16
 
 
-def converted_path(path: Path, settings: Settings) -> Path:
-    """Where the BF16 copy of ``path`` lives."""
-    return settings.models_dir / f"{path.stem}.bf16.gguf"
+def converted_path(path: Path, settings: Settings, fmt: str = "bf16") -> Path:
+    """Where the ``fmt`` copy of ``path`` lives."""
+    return settings.models_dir / f"{path.stem}.{fmt}.gguf"
 
 
 def runtime_weights(path: Path, settings: Settings) -> Path:
     """The GGUF file llama.cpp should load for the model file ``path``.
 
     ``shipped`` (or ``auto`` on a CPU without native BF16) returns ``path``; otherwise the
-    BF16 copy, converted on first use and reused after. A source that is already F32, F16
+    copy, converted on first use and reused after. A source that is already F32, F16
     or BF16 is returned as it is. Raises BackendUnavailable when the conversion fails
     (nothing is left in the models directory then) and ConfigError for a bad setting.
     """
@@ -91,15 +97,19 @@ def runtime_weights(path: Path, settings: Settings) -> Path:
         size = path.stat().st_size
     except OSError:
         size = 0  # a missing file fails below with a clear BackendUnavailable
-    if weights_choice(settings, size) == "shipped":
+    fmt = weights_choice(settings, size)
+    if fmt == "shipped":
         return path
-    target = converted_path(path, settings)
+    target = converted_path(path, settings, fmt)
     with _convert_lock:
         if _up_to_date(path, target):
             return target
-        if _file_type(path) in FULL_PRECISION_FILE_TYPES:
-            return path
-        _convert(path, target)
+        source_type = _file_type(path)
+        if source_type == COPY_FTYPES[fmt] or (
+            fmt != "q8_0" and source_type in FULL_PRECISION_FILE_TYPES
+        ):
+            return path  # already in that format, or at full precision
+        _convert(path, target, fmt)
         return target
 
 
@@ -109,7 +119,7 @@ def _marker(target: Path) -> Path:
 
 def file_fingerprint(path: Path) -> str:
     """Cheap identity of a model file (name, size, first MiB): tells GGUF files apart for
-    the BF16 copy's marker and for preference-model feature ids and caches."""
+    the copy's marker and for preference-model feature ids and caches."""
     digest = hashlib.sha256()
     stat = path.stat()
     digest.update(f"{path.name}:{stat.st_size}".encode())
@@ -166,8 +176,8 @@ def _file_type(path: Path) -> int | None:
     return value
 
 
-def _convert(source: Path, target: Path) -> None:
-    """Write the BF16 copy under a unique temporary name, then rename it into place, so a
+def _convert(source: Path, target: Path, fmt: str) -> None:
+    """Write the ``fmt`` copy under a unique temporary name, then rename it into place, so a
     crash or a second process never leaves (or reads) half a file."""
     import llama_cpp as llc
 
@@ -184,17 +194,17 @@ def _convert(source: Path, target: Path) -> None:
         os.close(fd)
     except OSError as exc:
         raise BackendUnavailable(
-            f"cannot write the BF16 copy of {source} into {target.parent} ({exc}); {fix}"
+            f"cannot write the copy of {source} into {target.parent} ({exc}); {fix}"
         ) from exc
     tmp = Path(tmp_name)
     try:
         params = llc.llama_model_quantize_default_params()
-        params.ftype = llc.LLAMA_FTYPE_MOSTLY_BF16
+        params.ftype = COPY_FTYPES[fmt]
         params.allow_requantize = True
         rc = llc.llama_model_quantize(str(source).encode(), str(tmp).encode(), ctypes.byref(params))
         if rc != 0:
             raise BackendUnavailable(
-                f"llama.cpp could not convert {source} to BF16 (llama_model_quantize "
+                f"llama.cpp could not convert {source} to {fmt} (llama_model_quantize "
                 f"returned {rc}): the file is corrupt, truncated or not a GGUF model, or "
                 f"{target.parent} is full or not writable; {fix}"
             )
@@ -211,7 +221,7 @@ def _convert(source: Path, target: Path) -> None:
         os.replace(marker_tmp, _marker(target))
     except OSError as exc:
         raise BackendUnavailable(
-            f"cannot write the BF16 copy of {source} to {target} ({exc}); {fix}"
+            f"cannot write the copy of {source} to {target} ({exc}); {fix}"
         ) from exc
     finally:
         tmp.unlink(missing_ok=True)
