@@ -29,6 +29,7 @@ from redline.attack.runner import RunReport, run_jobs
 from redline.attack.runtime import Runtime
 from redline.attack.sources import first_turn_sample, import_attacks
 from redline.config import Settings
+from redline.data import harmless_base_pairs
 from redline.errors import ConfigError
 from redline.store import Store
 from redline.store.models import Attempt, Origin
@@ -36,7 +37,8 @@ from redline.store.models import Attempt, Origin
 DEFAULT_MODELS = ("smollm2-135m", "gemma3-270m")
 #: rlhf joins the grid once a model of that name exists in the registry.
 DEFAULT_DEFENCES = ("plain", "hhh", "rs16", "rlhf")
-DEFAULT_ATTACKS = Path("../shared/data/hh-rlhf-harmless-base/pairs-a.jsonl.gz")
+#: The packaged hh-rlhf harmless-base pairs, so a study runs from any folder or a wheel.
+DEFAULT_ATTACKS = harmless_base_pairs()
 
 
 def default_grid(

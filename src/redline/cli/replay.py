@@ -140,7 +140,7 @@ def replay_cmd(
     Resumable: a replay of the same (source, target, --turns, --variant) is done once, so
     running the command again continues where it stopped.
 
-    Example: redline replay ../shared/data/hh-rlhf-harmless-base/pairs-a.jsonl.gz
+    Example: redline replay "$(python -m redline.data)"
     --targets smollm2-135m/plain,smollm2-135m/rs16 --limit 20 --turns first
     """
     from redline.attack.executors import make_executor

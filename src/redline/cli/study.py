@@ -19,6 +19,7 @@ from redline.cli.replay import (
     progress_bar,
     split_targets,
 )
+from redline.data import harmless_base_pairs
 
 
 def cpu_count() -> int:
@@ -38,9 +39,10 @@ def study_cmd(
         "rs16, and rlhf where it exists).",
     ),
     attacks: Path = typer.Option(
-        Path("../shared/data/hh-rlhf-harmless-base/pairs-a.jsonl.gz"),
+        harmless_base_pairs(),
         "--attacks",
         help="hh-rlhf file whose distinct first human turns are the attack set.",
+        show_default="the packaged hh-rlhf harmless-base pairs",
     ),
     limit: int = typer.Option(100, "--limit", help="Attacks in the seeded sample."),
     seed: int = typer.Option(0, "--seed", help="Seed of the sample, sampling and bootstrap."),

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from redline.cli.app import app, console, err_console, state
+from redline.data import harmless_base_pairs
 from redline.errors import ConfigError
 
 train_app = typer.Typer(help="Train models from red-team data.", no_args_is_help=True)
@@ -19,9 +20,10 @@ def rlhf(
     base: str = typer.Option("smollm2-135m", "--base", help="Catalogue model to fine-tune."),
     pm: str = typer.Option("default", "--pm", help="'default' or a preference-model file."),
     prompts: Path = typer.Option(
-        Path("../shared/data/hh-rlhf-harmless-base/pairs-a.jsonl.gz"),
+        harmless_base_pairs(),
         "--prompts",
         help="hh-rlhf file whose first human turns are the attacks (20% held out by hash).",
+        show_default="the packaged hh-rlhf harmless-base pairs",
     ),
     steps: int = typer.Option(14, "--steps", help="RLOO optimisation steps."),
     seed: int = typer.Option(0, "--seed", help="Seed for sampling, shuffling and LoRA init."),

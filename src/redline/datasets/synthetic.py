@@ -29,7 +29,7 @@ from redline.datasets.hhrlhf import MODEL_TYPES, TD_SCORE_KEY
 from redline.errors import RedlineError
 
 # ---------------------------------------------------------------------------------------
-# Published numbers (see ../shared/data/red-team-attempts-reference/reference_stats.json;
+# Published numbers (see tests/data/reference_stats.json and its README for the sources;
 # a test checks these equal the file). Embedded so the generator needs no data directory.
 SIZES = ("2.7B", "13B", "52B")
 TABLE1_COUNTS: dict[str, dict[str, int]] = {

@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from redline.data import harmless_base_pairs
 from redline.datasets.transcripts import parse_transcript
 from redline.errors import ConfigError, DataFormatError
 
-#: Where the brief's red-team pairs live, relative to the repository checkout.
-DEFAULT_ATTACKS = Path("../shared/data/hh-rlhf-harmless-base/pairs-a.jsonl.gz")
+#: The packaged hh-rlhf harmless-base pairs (``redline.data``): found from any folder,
+#: in a checkout or an installed wheel.
+DEFAULT_ATTACKS = harmless_base_pairs()
 #: Share of distinct attacks kept out of training (by hash of the text).
 HELD_OUT_FRACTION = 0.2
 MAX_ATTACK_CHARS = 400
