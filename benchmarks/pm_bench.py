@@ -20,11 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from redline.config import load_settings
+from redline.data import harmless_base_pairs
 from redline.harmlessness import DEFAULT_PM, PreferenceModelScorer
 from redline.harmlessness.pairs import load_pair_files
 from redline.targets.base import Message
 
-PAIRS = Path(__file__).resolve().parents[2] / "shared/data/hh-rlhf-harmless-base/pairs-a.jsonl.gz"
+PAIRS = harmless_base_pairs()
 
 
 def emit(bench: str, metric: str, value: float, unit: str, **extra: object) -> None:

@@ -37,10 +37,11 @@ from redline.attack.runtime import RegistryTargets, Runtime
 from redline.attack.scoring import DefaultPM
 from redline.attack.sources import first_turn_sample, import_attacks
 from redline.config import load_settings
+from redline.data import harmless_base_pairs
 from redline.store import Store
 from redline.store.models import Attempt, Candidate, Origin, Turn
 
-PAIRS = Path(__file__).resolve().parents[2] / "shared/data/hh-rlhf-harmless-base/pairs-a.jsonl.gz"
+PAIRS = harmless_base_pairs()
 
 
 def emit(target: str, metric: str, value: float, unit: str, **extra: Any) -> None:

@@ -27,13 +27,14 @@ from pathlib import Path
 import numpy as np
 
 from redline.config import load_settings
+from redline.data import harmless_base_pairs
 from redline.harmlessness import PreferenceModelScorer, default_pm_path
 from redline.rlhf import benign_prompts, packaged_adapter, split_attacks
 from redline.targets.backends.llamacpp import LlamaCppBackend
 from redline.targets.base import Message, TargetInfo
 from redline.targets.defences import build_defended_target, parse_defence
 
-ATTACKS = Path(__file__).resolve().parents[2] / "shared/data/hh-rlhf-harmless-base/pairs-a.jsonl.gz"
+ATTACKS = harmless_base_pairs()
 
 #: Refusals: the reply declines. Evasions: it neither answers nor declines (deflects,
 #: pleads ignorance, asks back). A phrase rule, checked by reading the examples it prints.

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 from rich.progress import Progress
 
 from redline.config import load_settings
+from redline.data import harmless_base_pairs
 from redline.harmlessness.features import POOLINGS, FeatureCache, GGUFFeaturizer, context_key
 from redline.harmlessness.pairs import load_pair_files
 
-PAIRS = Path(__file__).resolve().parents[2] / "shared/data/hh-rlhf-harmless-base/pairs-a.jsonl.gz"
+PAIRS = harmless_base_pairs()
 
 
 def main() -> None:

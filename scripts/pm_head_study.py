@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import numpy as np
 
 from redline.config import load_settings
+from redline.data import harmless_base_pairs
 from redline.harmlessness.features import (
     POOLINGS,
     FeatureCache,
@@ -27,7 +27,7 @@ from redline.harmlessness.model import fit_linear, fit_mlp, pair_metrics
 from redline.harmlessness.pairs import load_pair_files
 from redline.harmlessness.training import split_indices
 
-PAIRS = Path(__file__).resolve().parents[2] / "shared/data/hh-rlhf-harmless-base/pairs-a.jsonl.gz"
+PAIRS = harmless_base_pairs()
 
 
 def load_cached(backbone: str, pairs: list, cache: FeatureCache) -> dict[str, np.ndarray]:

@@ -24,7 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-PAIRS = Path(__file__).resolve().parents[2] / "shared/data/hh-rlhf-harmless-base/pairs-a.jsonl.gz"
+from redline.data import harmless_base_pairs
+
+PAIRS = harmless_base_pairs()
 PART = 100  # pairs per saved part
 POOLS = ("reply_mean", "reply_last", "exchange_mean")
 

@@ -12,7 +12,8 @@
 # native BF16 the BF16 copy of the shipped Q4_1 file: see redline.targets.weights).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PAIRS="${PAIRS:-../shared/data/hh-rlhf-harmless-base/pairs-a.jsonl.gz}"
+# Default pairs: the packaged hh-rlhf harmless-base pairs (see its PROVENANCE.md).
+PAIRS="${PAIRS:-src/redline/data/hh_rlhf/pairs-a.jsonl.gz}"
 LIMIT="${LIMIT:-0}"
 redline pm train --pairs "$PAIRS" --limit "$LIMIT" --seed 0 --val-fraction 0.2 \
   --backbone smollm2-135m --head linear --name default \

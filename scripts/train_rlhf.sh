@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The one seeded command that produces the shipped smollm2-135m/rlhf adapter.
 # Needs the train extra: pip install torch==2.13.0 && pip install -e '.[train]'
+# Prompts: the packaged hh-rlhf pairs, named by their path in the checkout so that
+# train_meta.json records a path that means the same on every machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-.redline/rlhf/smollm2-135m}"
 redline train rlhf --base smollm2-135m --pm default \
-  --prompts ../shared/data/hh-rlhf-harmless-base/pairs-a.jsonl.gz \
+  --prompts src/redline/data/hh_rlhf/pairs-a.jsonl.gz \
   --steps "${STEPS:-14}" --seed 0 --prompts-per-step 2 --generations 4 --max-tokens 32 \
   --lr 1e-3 --beta 0.05 --rank 8 --out "$OUT"
 mkdir -p src/redline/targets/adapters
