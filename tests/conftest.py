@@ -1,30 +1,61 @@
-"""Shared fixtures: a fresh store on SQLite, and on PostgreSQL when REDLINE_TEST_PG_URL is set.
+"""Shared fixtures: a fresh store on SQLite, and on PostgreSQL when REDLINE_TEST_PG_URL is set;
+the data files tests read.
 
 CI (.ci/run) starts a PostgreSQL server and sets REDLINE_TEST_PG_URL, so every test that
 takes the ``store`` fixture runs on both databases there.
+
+Data comes from inside the repository only: ``tests/data`` (provenance and licence in
+``tests/data/README.md``) and the package's own hh-rlhf pairs (``redline.data``), the same
+file the commands default to, so a fresh clone or an sdist runs the tests as they are.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
 
+from redline.data import harmless_base_pairs
 from redline.store import Store
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+TEST_DATA = Path(__file__).resolve().parent / "data"
 PG_URL = os.environ.get("REDLINE_TEST_PG_URL")
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.fail(f"shared data not found at {SHARED_DATA}; the repo must sit beside ../shared")
-    return SHARED_DATA
+def red_team_sample() -> Path:
+    """The first 10 hh-rlhf red-team attempts, one JSON array."""
+    return TEST_DATA / "red_team_attempts.sample.json"
+
+
+@pytest.fixture(scope="session")
+def red_team_sample_jsonl() -> Path:
+    """The same 10 red-team attempts, one JSON object per line."""
+    return TEST_DATA / "red_team_attempts.sample.jsonl"
+
+
+@pytest.fixture(scope="session")
+def reference_stats_file() -> Path:
+    """Published numbers of the red-team dataset (Table 1, cell statistics, tags)."""
+    return TEST_DATA / "reference_stats.json"
+
+
+@pytest.fixture
+def reference_stats(reference_stats_file: Path) -> dict[str, Any]:
+    """``reference_stats_file`` parsed (a fresh copy per test)."""
+    return json.loads(reference_stats_file.read_text())
+
+
+@pytest.fixture(scope="session")
+def harmless_pairs() -> Path:
+    """The packaged 1,600 hh-rlhf harmless-base pairs (``chosen``/``rejected``)."""
+    return harmless_base_pairs()
 
 
 def _pg_database() -> Iterator[str]:

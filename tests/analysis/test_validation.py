@@ -3,7 +3,6 @@ reproduce the published numbers."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -23,15 +22,9 @@ def _check(table, reference: dict) -> None:
         assert round(row.mean_min_harmlessness, 3) == pytest.approx(cell["mean_min_harmlessness"])
 
 
-def _reference(shared_data: Path) -> dict:
-    return json.loads(
-        (shared_data / "red-team-attempts-reference" / "reference_stats.json").read_text()
-    )
-
-
-def test_table1_and_cell_means_reproduce_reference(shared_data: Path, make_frame) -> None:
+def test_table1_and_cell_means_reproduce_reference(reference_stats: dict, make_frame) -> None:
     frame = make_frame(synthetic_red_team_records(seed=0))
-    reference = _reference(shared_data)
+    reference = reference_stats
     _check(cell_summary(frame), reference)
     _check(attack_success(frame, n_boot=100), reference)
     share = (frame["rating"] >= 3).mean()
@@ -39,7 +32,7 @@ def test_table1_and_cell_means_reproduce_reference(shared_data: Path, make_frame
 
 
 @pytest.mark.slow
-def test_through_the_store(shared_data: Path, tmp_path: Path) -> None:
+def test_through_the_store(reference_stats: dict, tmp_path: Path) -> None:
     path = tmp_path / "synthetic.json.gz"
     write_synthetic(path)
     store = Store(f"sqlite:///{tmp_path / 'r.db'}")
@@ -49,4 +42,4 @@ def test_through_the_store(shared_data: Path, tmp_path: Path) -> None:
             frame = attempts_frame(session)
     finally:
         store.dispose()
-    _check(cell_summary(frame), _reference(shared_data))
+    _check(cell_summary(frame), reference_stats)

@@ -29,13 +29,13 @@ def runtime() -> Runtime:
 
 
 @pytest.fixture
-def red_team_file(shared_data: Path) -> Path:
-    return shared_data / "red-team-attempts-sample" / "red_team_attempts.sample.jsonl"
+def red_team_file(red_team_sample_jsonl: Path) -> Path:
+    return red_team_sample_jsonl
 
 
 @pytest.fixture
-def pairs_file(shared_data: Path) -> Path:
-    return shared_data / "hh-rlhf-harmless-base" / "pairs-a.jsonl.gz"
+def pairs_file(harmless_pairs: Path) -> Path:
+    return harmless_pairs
 
 
 class _FlakyTarget(ScriptedTarget):

@@ -36,9 +36,11 @@ def test_every_command_has_help_with_an_example() -> None:
         assert "Example" in result.output, f"redline {' '.join(path)} --help has no example"
 
 
-def test_stats_json_matches_an_independent_computation(tmp_path: Path, shared_data: Path) -> None:
+def test_stats_json_matches_an_independent_computation(
+    tmp_path: Path, red_team_sample: Path
+) -> None:
     url = f"sqlite:///{tmp_path / 'r.db'}"
-    sample = shared_data / "red-team-attempts-sample/red_team_attempts.sample.json"
+    sample = red_team_sample
     runner.invoke(app, ["--db-url", url, "import", str(sample)])
     result = runner.invoke(app, ["--db-url", url, "stats", "--json"])
     assert result.exit_code == 0, result.output

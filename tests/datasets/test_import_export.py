@@ -13,12 +13,14 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from redline.cli import app
+from redline.data import harmless_base_pairs
 from redline.store import Attempt, Candidate, Person, Store, Target, Turn
 
 runner = CliRunner()
-SAMPLE = "red-team-attempts-sample/red_team_attempts.sample.json"
-SAMPLE_JSONL = "red-team-attempts-sample/red_team_attempts.sample.jsonl"
-PAIRS = "hh-rlhf-harmless-base/pairs-a.jsonl.gz"
+TEST_DATA = Path(__file__).resolve().parents[1] / "data"
+SAMPLE = TEST_DATA / "red_team_attempts.sample.json"
+SAMPLE_JSONL = TEST_DATA / "red_team_attempts.sample.jsonl"
+PAIRS = harmless_base_pairs()
 
 
 def cli(db_url: str, *args: str) -> Any:
@@ -36,17 +38,17 @@ def counts(db_url: str) -> dict[str, int]:
     return result
 
 
-def sample_records(shared_data: Path) -> list[dict[str, Any]]:
-    return json.loads((shared_data / SAMPLE).read_text())
+def sample_records() -> list[dict[str, Any]]:
+    return json.loads(SAMPLE.read_text())
 
 
-def test_red_team_round_trip_is_exact(db_url: str, shared_data: Path, tmp_path: Path) -> None:
-    result = cli(db_url, "import", str(shared_data / SAMPLE))
+def test_red_team_round_trip_is_exact(db_url: str, tmp_path: Path) -> None:
+    result = cli(db_url, "import", str(SAMPLE))
     assert result.exit_code == 0, result.output
     out = tmp_path / "out.json"
     result = cli(db_url, "export", "red-team-attempts", str(out), "--format", "json-array")
     assert result.exit_code == 0, result.output
-    original = sample_records(shared_data)
+    original = sample_records()
     exported = json.loads(out.read_text())
     assert exported == original
     for a, b in zip(original, exported, strict=True):
@@ -59,42 +61,38 @@ def test_red_team_round_trip_is_exact(db_url: str, shared_data: Path, tmp_path: 
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz"])
-def test_export_jsonl_by_suffix(
-    db_url: str, shared_data: Path, tmp_path: Path, suffix: str
-) -> None:
-    cli(db_url, "import", str(shared_data / SAMPLE_JSONL))
+def test_export_jsonl_by_suffix(db_url: str, tmp_path: Path, suffix: str) -> None:
+    cli(db_url, "import", str(SAMPLE_JSONL))
     out = tmp_path / f"out{suffix}"
     assert cli(db_url, "export", "red-team-attempts", str(out)).exit_code == 0
     opener = gzip.open if suffix.endswith(".gz") else open
     with opener(out, "rt", encoding="utf-8") as fh:
         exported = [json.loads(line) for line in fh]
-    assert exported == sample_records(shared_data)
+    assert exported == sample_records()
 
 
-def test_same_records_twice_add_nothing(db_url: str, shared_data: Path, tmp_path: Path) -> None:
-    assert cli(db_url, "import", str(shared_data / SAMPLE)).exit_code == 0
+def test_same_records_twice_add_nothing(db_url: str, tmp_path: Path) -> None:
+    assert cli(db_url, "import", str(SAMPLE)).exit_code == 0
     before = counts(db_url)
     # The JSON-lines copy and a gzipped copy hold the same records.
     gz = tmp_path / "sample.json.gz"
-    gz.write_bytes(gzip.compress((shared_data / SAMPLE).read_bytes()))
-    for path in (shared_data / SAMPLE_JSONL, gz):
+    gz.write_bytes(gzip.compress(SAMPLE.read_bytes()))
+    for path in (SAMPLE_JSONL, gz):
         result = cli(db_url, "import", str(path))
         assert result.exit_code == 0, result.output
         assert "added 0" in result.output and "10 already stored" in result.output
     assert counts(db_url) == before
 
 
-def test_dry_run_validates_without_writing(db_url: str, shared_data: Path) -> None:
-    result = cli(db_url, "import", "--dry-run", str(shared_data / SAMPLE))
+def test_dry_run_validates_without_writing(db_url: str) -> None:
+    result = cli(db_url, "import", "--dry-run", str(SAMPLE))
     assert result.exit_code == 0, result.output
     assert "would add 10" in result.output
     assert counts(db_url)["attempt"] == 0
 
 
-def test_fixed_spelling_of_the_score_key_is_accepted(
-    db_url: str, shared_data: Path, tmp_path: Path
-) -> None:
-    records = sample_records(shared_data)
+def test_fixed_spelling_of_the_score_key_is_accepted(db_url: str, tmp_path: Path) -> None:
+    records = sample_records()
     for r in records:
         r["task_description_harmlessness_score"] = r.pop("task_descripton_harmlessness_score")
     path = tmp_path / "fixed.jsonl"
@@ -103,11 +101,11 @@ def test_fixed_spelling_of_the_score_key_is_accepted(
     out = tmp_path / "out.jsonl"
     cli(db_url, "export", "red-team-attempts", str(out))
     exported = [json.loads(line) for line in out.read_text().splitlines()]
-    assert exported == sample_records(shared_data)  # written with the published spelling
+    assert exported == sample_records()  # written with the published spelling
 
 
-def test_comparisons_round_trip(db_url: str, shared_data: Path, tmp_path: Path) -> None:
-    result = cli(db_url, "import", str(shared_data / PAIRS))
+def test_comparisons_round_trip(db_url: str, tmp_path: Path) -> None:
+    result = cli(db_url, "import", str(PAIRS))
     assert result.exit_code == 0, result.output
     assert "1600 comparisons records, added 1600" in result.output
     store = Store(db_url)
@@ -122,15 +120,13 @@ def test_comparisons_round_trip(db_url: str, shared_data: Path, tmp_path: Path) 
     store.dispose()
     out = tmp_path / "pairs.jsonl.gz"
     assert cli(db_url, "export", "comparisons", str(out)).exit_code == 0
-    with gzip.open(shared_data / PAIRS, "rt") as a, gzip.open(out, "rt") as b:
+    with gzip.open(PAIRS, "rt") as a, gzip.open(out, "rt") as b:
         assert [json.loads(x) for x in a] == [json.loads(x) for x in b]
-    assert cli(db_url, "import", str(shared_data / PAIRS)).output.count("added 0") == 1
+    assert cli(db_url, "import", str(PAIRS)).output.count("added 0") == 1
 
 
-def test_comparisons_are_not_red_team_attempts(
-    db_url: str, shared_data: Path, tmp_path: Path
-) -> None:
-    cli(db_url, "import", str(shared_data / PAIRS))
+def test_comparisons_are_not_red_team_attempts(db_url: str, tmp_path: Path) -> None:
+    cli(db_url, "import", str(PAIRS))
     out = tmp_path / "rt.jsonl"
     result = cli(db_url, "export", "red-team-attempts", str(out))
     assert "wrote 0 records" in result.output
@@ -174,11 +170,9 @@ BAD_CASES = [
     ("case", "field", "value", "message"), BAD_CASES, ids=[c[0] for c in BAD_CASES]
 )
 def test_bad_record_rejects_the_whole_file(
-    db_url: str, shared_data: Path, tmp_path: Path, case: str, field: str, value: Any, message: str
+    db_url: str, tmp_path: Path, case: str, field: str, value: Any, message: str
 ) -> None:
-    path = _write_jsonl(
-        tmp_path / "bad.jsonl", _broken(sample_records(shared_data), 3, field, value)
-    )
+    path = _write_jsonl(tmp_path / "bad.jsonl", _broken(sample_records(), 3, field, value))
     result = cli(db_url, "import", str(path))
     assert result.exit_code == 2, result.output
     text = " ".join(result.output.split())
@@ -187,8 +181,8 @@ def test_bad_record_rejects_the_whole_file(
     assert counts(db_url)["attempt"] == 0
 
 
-def test_broken_json_lines(db_url: str, shared_data: Path, tmp_path: Path) -> None:
-    lines = [json.dumps(r) for r in sample_records(shared_data)]
+def test_broken_json_lines(db_url: str, tmp_path: Path) -> None:
+    lines = [json.dumps(r) for r in sample_records()]
     lines[6] = lines[6][:-20]
     path = tmp_path / "broken.jsonl"
     path.write_text("\n".join(lines))
@@ -198,8 +192,8 @@ def test_broken_json_lines(db_url: str, shared_data: Path, tmp_path: Path) -> No
     assert counts(db_url)["attempt"] == 0
 
 
-def test_broken_json_array(db_url: str, shared_data: Path, tmp_path: Path) -> None:
-    text = (shared_data / SAMPLE).read_text()
+def test_broken_json_array(db_url: str, tmp_path: Path) -> None:
+    text = SAMPLE.read_text()
     path = tmp_path / "broken.json"
     path.write_text(text[: len(text) // 2])
     result = cli(db_url, "import", str(path))
@@ -208,10 +202,8 @@ def test_broken_json_array(db_url: str, shared_data: Path, tmp_path: Path) -> No
     assert counts(db_url)["attempt"] == 0
 
 
-def test_bad_record_in_array_is_named_by_index(
-    db_url: str, shared_data: Path, tmp_path: Path
-) -> None:
-    records = _broken(sample_records(shared_data), 8, "model_type", "chatbot")
+def test_bad_record_in_array_is_named_by_index(db_url: str, tmp_path: Path) -> None:
+    records = _broken(sample_records(), 8, "model_type", "chatbot")
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(records))
     result = cli(db_url, "import", str(path))
@@ -219,10 +211,8 @@ def test_bad_record_in_array_is_named_by_index(
     assert "record [8]" in result.output and "model_type" in result.output
 
 
-def test_conflict_found_while_writing_rolls_back(
-    db_url: str, shared_data: Path, tmp_path: Path
-) -> None:
-    records = sample_records(shared_data)
+def test_conflict_found_while_writing_rolls_back(db_url: str, tmp_path: Path) -> None:
+    records = sample_records()
     records[9]["red_team_member_id"] = records[0]["red_team_member_id"]
     records[9]["is_upworker"] = not records[0]["is_upworker"]
     path = _write_jsonl(tmp_path / "conflict.jsonl", records)
@@ -232,10 +222,8 @@ def test_conflict_found_while_writing_rolls_back(
     assert counts(db_url) == {"attempt": 0, "turn": 0, "candidate": 0, "person": 0, "target": 0}
 
 
-def test_skip_invalid_imports_the_rest(db_url: str, shared_data: Path, tmp_path: Path) -> None:
-    path = _write_jsonl(
-        tmp_path / "bad.jsonl", _broken(sample_records(shared_data), 2, "rating", 9)
-    )
+def test_skip_invalid_imports_the_rest(db_url: str, tmp_path: Path) -> None:
+    path = _write_jsonl(tmp_path / "bad.jsonl", _broken(sample_records(), 2, "rating", 9))
     result = cli(db_url, "import", "--skip-invalid", str(path))
     assert result.exit_code == 0, result.output
     assert "added 9" in result.output and "1 invalid skipped" in result.output

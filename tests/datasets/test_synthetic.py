@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -29,13 +28,8 @@ def full() -> pd.DataFrame:
     return pd.DataFrame(synthetic_red_team_records(seed=0))
 
 
-def _reference(shared_data: Path) -> dict:
-    path = shared_data / "red-team-attempts-reference" / "reference_stats.json"
-    return json.loads(path.read_text())
-
-
-def test_embedded_numbers_equal_the_reference_file(shared_data: Path) -> None:
-    ref = _reference(shared_data)
+def test_embedded_numbers_equal_the_reference_file(reference_stats: dict) -> None:
+    ref = reference_stats
     assert ref["table1_counts"] == TABLE1_COUNTS
     assert {
         (c["model_type"], c["num_params"]): c["mean_min_harmlessness"] for c in ref["cells"]
@@ -49,8 +43,10 @@ def test_keys_in_published_order() -> None:
     assert all(tuple(r) == RED_TEAM_KEYS for r in records)
 
 
-def test_full_size_matches_table1_counts_and_means(full: pd.DataFrame, shared_data: Path) -> None:
-    ref = _reference(shared_data)
+def test_full_size_matches_table1_counts_and_means(
+    full: pd.DataFrame, reference_stats: dict
+) -> None:
+    ref = reference_stats
     assert len(full) == 38961
     grouped = full.groupby(["model_type", "num_params"])["min_harmlessness_score_transcript"]
     counts, means = grouped.size(), grouped.mean()
@@ -127,8 +123,8 @@ def test_scale_counts_independent_check() -> None:
     assert sum(scale_counts([1151, 2587, 1414, 17739], 777)) == 777
 
 
-def test_reference_file_gives_same_records(shared_data: Path) -> None:
-    path = shared_data / "red-team-attempts-reference" / "reference_stats.json"
+def test_reference_file_gives_same_records(reference_stats_file: Path) -> None:
+    path = reference_stats_file
     assert synthetic_red_team_records(200, seed=2, reference=path) == synthetic_red_team_records(
         200, seed=2
     )

@@ -51,14 +51,9 @@ def test_context_before_last_reply() -> None:
     assert context_before_last_reply("\n\nHuman: only") is None
 
 
-def test_every_shared_transcript_round_trips(shared_data: Path) -> None:
-    texts = [
-        r["transcript"]
-        for r in json.loads(
-            (shared_data / "red-team-attempts-sample/red_team_attempts.sample.json").read_text()
-        )
-    ]
-    with gzip.open(shared_data / "hh-rlhf-harmless-base/pairs-a.jsonl.gz", "rt") as fh:
+def test_every_real_transcript_round_trips(red_team_sample: Path, harmless_pairs: Path) -> None:
+    texts = [r["transcript"] for r in json.loads(red_team_sample.read_text())]
+    with gzip.open(harmless_pairs, "rt") as fh:
         for line in fh:
             pair = json.loads(line)
             texts += [pair["chosen"], pair["rejected"]]

@@ -58,12 +58,12 @@ def review_app(store: Store, data_dir: Path) -> Any:
 
 
 @pytest.fixture
-def served(tmp_path: Path, shared_data: Path) -> Iterator[tuple[str, Store]]:
+def served(tmp_path: Path, red_team_sample: Path) -> Iterator[tuple[str, Store]]:
     """uvicorn in a thread over a store with the 10 published sample attempts."""
     import uvicorn
 
     store = Store(f"sqlite:///{tmp_path / 'redline.db'}")
-    import_file(store, shared_data / "red-team-attempts-sample" / "red_team_attempts.sample.json")
+    import_file(store, red_team_sample)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(review_app(store, tmp_path / "data"), port=port, log_level="warning")

@@ -10,12 +10,11 @@ import pytest
 
 from redline.harmlessness.features import GGUFFeaturizer
 
-PAIRS_A = "hh-rlhf-harmless-base/pairs-a.jsonl.gz"
-
 
 @pytest.fixture(scope="session")
-def pairs_a(shared_data: Path) -> Path:
-    return shared_data / PAIRS_A
+def pairs_a(harmless_pairs: Path) -> Path:
+    """The packaged harmless-base pairs (``redline.data``), the file commands default to."""
+    return harmless_pairs
 
 
 @pytest.fixture(scope="session")

@@ -12,10 +12,8 @@ from redline.errors import ConfigError, RedlineError
 from redline.review import ReviewConfig, check_tags, load_tags, review_config
 
 
-def test_default_vocabulary_is_the_published_one(shared_data: Path) -> None:
-    reference = json.loads(
-        (shared_data / "red-team-attempts-reference" / "reference_stats.json").read_text()
-    )
+def test_default_vocabulary_is_the_published_one(reference_stats: dict) -> None:
+    reference = reference_stats
     assert list(load_tags()) == reference["tag_vocabulary"]
     assert len(load_tags()) == reference["paper"]["review_sample"]["tag_vocabulary_size"]
     config = ReviewConfig.default()

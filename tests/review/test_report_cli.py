@@ -105,10 +105,10 @@ def test_agreement_json_on_seeded_reviews_gives_the_expected_values(store: Store
     assert "Fleiss" in table and "0.366" in table and "Theft" in table
 
 
-def test_imported_hh_rlhf_tags_feed_the_tag_table(store: Store, tmp_path: Path, shared_data: Path):
-    records = json.loads(
-        (shared_data / "red-team-attempts-sample" / "red_team_attempts.sample.json").read_text()
-    )
+def test_imported_hh_rlhf_tags_feed_the_tag_table(
+    store: Store, tmp_path: Path, red_team_sample: Path
+):
+    records = json.loads(red_team_sample.read_text())
     records[0]["tags"] = ["Theft", "Fraud & deception"]
     records[1]["tags"] = ["Theft"]
     records[2]["tags"] = ["A tag from an older list"]

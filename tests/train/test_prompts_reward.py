@@ -15,8 +15,10 @@ from redline.rlhf.reward import PMReward
 from redline.targets.base import Message
 
 
-def test_split_on_real_attacks_is_disjoint_stable_and_about_a_fifth(shared_data: Path) -> None:
-    path = shared_data / "hh-rlhf-harmless-base" / "pairs-a.jsonl.gz"
+def test_split_on_real_attacks_is_disjoint_stable_and_about_a_fifth(
+    harmless_pairs: Path,
+) -> None:
+    path = harmless_pairs
     split = split_attacks(path)
     assert not set(split.train) & set(split.held_out)
     total = len(split.train) + len(split.held_out)
