@@ -2,4 +2,5 @@
 
 from redline.data import harmless_base_pairs
 
-print(harmless_base_pairs())
+if __name__ == "__main__":  # importing the module (e.g. to check imports) prints nothing
+    print(harmless_base_pairs())
