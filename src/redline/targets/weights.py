@@ -1,22 +1,21 @@
 """The weights file llama.cpp runs: the GGUF as shipped, or a copy of it made once.
 
-Why: on the 2-core Xeon this project is measured on (AVX512 with AVX512_BF16;
-llama-cpp-python 0.3.36 built with ``GGML_AVX512_BF16=ON``) the shipped SmolLM2-135M
-file is Q4_1, which has the slowest CPU kernels there. The same weights converted once to
-BF16 by llama.cpp's own ``llama_model_quantize`` generate much faster
-(``benchmarks/sampling_bench.py --threads 2``: one reply 0.79 s -> 0.59 s, two replies
-1.24 s -> 0.73 s, 16 batched replies 3.63 s -> 1.69 s); Gemma 3 270M (Q4_K_M) also gains
-for two or more replies. The conversion is near-lossless: every Q4_1 weight
-(scale * q + min) is kept up to bf16 rounding. On CPUs without native BF16 instructions
-the BF16 kernels are slower than the quantised ones, so ``auto`` converts only where
-/proc/cpuinfo lists ``avx512_bf16`` or ``amx_bf16``, and only files up to 1 GiB (larger
-models are bound by memory bandwidth, where 4-bit weights win).
+Why: the shipped SmolLM2-135M file is Q4_1, which has llama.cpp's slowest CPU kernels.
+Converted once by llama.cpp's own ``llama_model_quantize`` into a format the loaded CPU
+kernels (``redline.targets.cpu``) handle well, the same weights generate faster. With
+native BF16 (the ``zen4`` variant on our AVX512-BF16 Xeons) a BF16 copy samples 16
+candidates in 1.69 s instead of 3.63 s (``benchmarks/sampling_bench.py --threads 2``);
+with AVX2 only (``haswell``, AMD EPYCs) BF16 is emulated and slow, and ``auto`` takes
+:data:`AUTO_WITHOUT_BF16` (measured in the README). Every copy format here is
+near-lossless from a 4-bit source: BF16 and F16 keep each Q4_1 weight (scale * q + min)
+up to 16-bit rounding, Q8_0 to 8 bits per 32-weight block. Files over 1 GiB are never
+converted by ``auto`` (large models are bound by memory bandwidth, where 4-bit wins).
 
 The setting ``llama_weights`` (``--llama-weights``, ``REDLINE_LLAMA_WEIGHTS``,
-``llama_weights`` in redline.toml) is ``auto`` (default), ``bf16`` (always convert) or
-``shipped`` (run the file as shipped). The copy lives in ``settings.models_dir`` as
-``<stem>.bf16.gguf``; a marker next to it records which source it was made from, so a
-changed source is converted again and an unchanged one never is.
+``llama_weights`` in redline.toml) is ``auto`` (default), ``shipped``, or a copy format
+(``bf16``, ``f16``, ``q8_0``). A copy lives in ``settings.models_dir`` as
+``<stem>.<format>.gguf``; a marker next to it records which source it was made from, so
+a changed source is converted again and an unchanged one never is.
 """
 
 from __future__ import annotations
@@ -41,9 +40,14 @@ COPY_FTYPES = {"bf16": 32, "f16": 1, "q8_0": 7}
 BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 #: ``general.file_type`` values already at full precision (F32, F16, BF16).
 FULL_PRECISION_FILE_TYPES = frozenset({0, 1, 32})
-#: What ``auto`` runs with kernels that have no native BF16 (AVX2 machines): measured with
-#: ``benchmarks/decode_width_bench.py`` on the haswell variant (see the README).
-AUTO_WITHOUT_BF16 = "shipped"
+#: What ``auto`` runs with kernels that have no native BF16 (AVX2 machines). Measured with
+#: ``REDLINE_LLAMA_CPU=haswell benchmarks/decode_width_bench.py --threads 1`` (64 steps):
+#: Q8_0 evaluates prompts 1.5-2x faster than the shipped Q4_1 and decodes 16 rows in
+#: 10.5-11.1 s against 13.9-16.2 s, as fast as the lossy 4-bit repacked formats (Q4_0
+#: 13.4 s, IQ4_NL 10.5 s, Q4_K 13.3 s); F16 and emulated BF16 are slower at 1-2 rows.
+#: ``redline study --limit 10`` on the haswell kernels: 16.6 replays/min (Q8_0) against
+#: 14.1 (Q4_1).
+AUTO_WITHOUT_BF16 = "q8_0"
 
 #: ``auto`` converts only shipped files up to this size (see :func:`weights_choice`).
 AUTO_MAX_SOURCE_BYTES = 1 << 30
