@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,3 +82,27 @@ def test_serve_refuses_to_start_when_llama_cannot_run(
     assert result.exit_code == 2
     assert "llama.cpp crashed on this CPU" in result.output
     assert "Redline on http" not in result.output  # never started listening
+
+
+@pytest.mark.slow
+def test_an_avx2_machine_generates_two_candidates_from_the_q8_0_copy(tmp_path: Path) -> None:
+    """End to end on the kernels an AMD EPYC loads: the haswell variant, auto weights (a
+    Q8_0 copy), two real candidates. In a child process: a process loads one variant."""
+    code = (
+        "from redline.config import load_settings\n"
+        "from redline.targets.backends.llamacpp import LlamaCppBackend\n"
+        "from redline.targets.backends.native import loaded_variant\n"
+        "from redline.targets.base import Message\n"
+        f"s = load_settings(data_dir={str(tmp_path / 'data')!r})\n"
+        "b = LlamaCppBackend('smollm2-135m', settings=s, n_ctx=256)\n"
+        "out = b.generate([Message('human', 'Name a yellow fruit.')], n=2, max_tokens=8, seed=1)\n"
+        "print(loaded_variant()); print(b.path.name); print(len([o for o in out if o.text]))\n"
+    )
+    env = {**os.environ, "REDLINE_LLAMA_CPU": "haswell", "XDG_CACHE_HOME": str(tmp_path)}
+    env.pop("REDLINE_LLAMA_WEIGHTS", None)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    variant, weights, replies = done.stdout.split()
+    assert (variant, weights, replies) == ("haswell", "SmolLM2-135M-Instruct.Q4_1.q8_0.gguf", "2")
