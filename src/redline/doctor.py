@@ -3,9 +3,10 @@ optional extras. ``redline doctor`` prints it; ``--json`` gives it to scripts.
 
 Why: the failures new users meet (a llama.cpp built for another CPU, a model package
 missing, a database at another revision, an extra not installed) are each easy to fix
-once named, and hard to guess from a traceback. Every check here is read-only and fast;
-only ``check_llama=True`` runs the llama.cpp self-check (a child process) when no passing
-check is cached.
+once named, and hard to guess from a traceback. The checks write nothing of their own:
+resolving a model's weights may assemble a model from its chunk packages (Gemma) once,
+as any command would, and ``check_llama=True`` runs the llama.cpp self-check (a child
+process) when no passing check is cached.
 """
 
 from __future__ import annotations
