@@ -39,7 +39,10 @@ SHOWN_FLAGS = (
 EXTRAS = {
     "train": (("torch", "transformers", "trl", "peft"), "redline train rlhf"),
     "ray": (("ray",), "--ray on replay, attack and study"),
-    "server": (("pydantic_settings", "sse_starlette"), "llama_cpp.server (tests)"),
+    "server": (
+        ("pydantic_settings", "sse_starlette"),
+        "python -m redline.targets.backends.llama_server",
+    ),
 }
 
 

@@ -305,7 +305,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = Path(tmp_path_factory.mktemp("server")) / "server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf),
+            [sys.executable, "-m", "redline.targets.backends.llama_server", "--model", str(gguf),
              "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
              "--n_threads", "2", "--model_alias", "smollm2"],
             stdout=out,

@@ -150,6 +150,9 @@ class GGUFFeaturizer:
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
         except ImportError as exc:  # pragma: no cover - llama-cpp-python is a dependency
             raise BackendUnavailable("llama-cpp-python is not installed") from exc
+        from redline.targets.backends.native import init_backend
+
+        init_backend()  # self-check, and the CPU kernels llama_cpp.Llama does not load
         try:
             self._llm = llama_cpp.Llama(
                 str(self.path),
