@@ -126,7 +126,7 @@ def llama_build() -> LlamaBuild:
     lib_dir = Path(llc.__file__).resolve().parent / "lib"
     site = lib_dir.parents[1]
     variants: dict[str, Path] = {}
-    for folder in (lib_dir, site / "bin", site / "lib", site.parent / "bin"):
+    for folder in (lib_dir, site / "bin", site / "lib"):
         for path in sorted(folder.glob("libggml-cpu-*.so")):
             variants.setdefault(path.name[len("libggml-cpu-") : -len(".so")], path)
     return LlamaBuild(lib_dir=lib_dir, variants=variants)
