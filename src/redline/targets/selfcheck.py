@@ -65,7 +65,7 @@ def ensure_llama_runs() -> None:
     (remembered once passed, for this build, CPU and variant)."""
     key = check_key()
     with _lock:
-        if key in _passed or _cached(key):
+        if _remembered(key):
             _passed.add(key)
             return
         result = run_check()
@@ -75,7 +75,10 @@ def ensure_llama_runs() -> None:
 
 def is_cached() -> bool:
     """Whether a passing check is remembered for this build, CPU and variant."""
-    key = check_key()
+    return _remembered(check_key())
+
+
+def _remembered(key: str) -> bool:
     return key in _passed or _cached(key)
 
 
