@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 
 from redline.cli.app import app, console, state
-from redline.store.engine import current_revision, head_revision
 
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -19,5 +18,7 @@ def upgrade(ctx: typer.Context) -> None:
 
     Example: redline --db-url postgresql+psycopg://redline@localhost/redline db upgrade
     """
+    from redline.store.engine import current_revision, head_revision
+
     store = state(ctx).store
     console.print(f"database at revision {current_revision(store.engine)} (head {head_revision()})")
