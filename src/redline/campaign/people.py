@@ -12,9 +12,11 @@ from redline.store.models import Person, Role
 def create_person(session: Session, handle: str, role: Role, pool: str) -> Person:
     """Add a person with the next free member number (inside the caller's transaction).
 
-    Member numbers continue after the largest one in the store (imported hh-rlhf ids
-    included), so exported ``red_team_member_id`` values never collide. A concurrent
-    writer taking the same number makes the insert retry with the next one.
+    Member numbers are Redline's own: they continue after the largest one in the store.
+    Imported people have one too, but their file's id lives apart, in
+    ``(source, source_member_id)`` (see :class:`~redline.store.models.Person`), so a
+    platform user can never take an imported person's key, whatever order they come in.
+    A concurrent writer taking the same number makes the insert retry with the next one.
     """
     for _ in range(20):
         number = (session.scalar(select(func.max(Person.member_number))) or 0) + 1

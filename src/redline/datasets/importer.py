@@ -3,32 +3,45 @@
 Why bulk Core inserts: the published file has 38,961 attempts and ~150k messages; ORM
 unit-of-work flushes would take minutes, ``INSERT ... RETURNING`` batches take seconds.
 One transaction per file: a bad record found while writing leaves nothing behind.
+
+Who wrote an attempt: a file's ``red_team_member_id`` is kept as the person's
+``source_member_id`` under the import's ``source`` (``"hh-rlhf"`` unless told), never as
+the platform's ``member_number``, so imported and platform people cannot share a key.
+
+Imports hold the store's write lock (:func:`redline.store.engine.lock_for_writing`) from
+their first read to their commit: a second import of the same file waits, then finds
+every record already stored.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, func, insert, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from redline.datasets.hhrlhf import (
     ComparisonRecord,
+    EmptyFileError,
     FileKind,
     RedTeamRecord,
     parse_size,
     read_file,
 )
 from redline.datasets.transcripts import ParsedTurn, is_lossless
-from redline.errors import DataFormatError
+from redline.errors import DataFormatError, RedlineError, StoreError
 from redline.store import Attempt, AttemptStatus, Candidate, Origin, Person, Role, Target, Turn
-from redline.store.engine import Store
+from redline.store.engine import Store, describe_db_error, lock_for_writing
 
 PUBLISHED_SCORER = "hh-rlhf"
-IMPORTED_HANDLE = "hh-rlhf:{}"
+DEFAULT_SOURCE = "hh-rlhf"  # the published dataset: its member ids are one number space
+IMPORTED_HANDLE = "{source}:{member}"
+_SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 DEFENCE_OF_MODEL_TYPE = {
     "plain lm": "plain",
     "context distillation": "hhh",
@@ -45,12 +58,19 @@ class ImportReport:
     """What an import did; printed by the CLI and returned to callers."""
 
     path: str
-    kind: FileKind
+    kind: FileKind | None  # None: the file held no records
     records: int = 0
     added: int = 0
-    duplicates: int = 0
+    duplicates_in_file: int = 0  # repeats of an earlier record of the same file
+    already_stored: int = 0  # records the store held before this import
     invalid: list[str] = field(default_factory=list)
     dry_run: bool = False
+    source: str = DEFAULT_SOURCE
+
+    @property
+    def duplicates(self) -> int:
+        """Records not added because they are stored or repeated (both kinds)."""
+        return self.duplicates_in_file + self.already_stored
 
 
 def imported_target_name(model_type: str, size_label: str) -> str:
@@ -92,7 +112,24 @@ def _ensure_targets(session: Session, records: list[RedTeamRecord]) -> dict[tupl
     return ids
 
 
-def _ensure_people(session: Session, records: list[RedTeamRecord], path: Path) -> dict[int, int]:
+def check_source(source: str) -> str:
+    """An import source names a dataset whose member ids form one number space."""
+    if not _SOURCE_NAME.match(source):
+        raise RedlineError(
+            f"source {source[:40]!r} is not a valid name: use 1-100 letters, digits, '.', "
+            "'_' or '-', starting with a letter or digit (e.g. hh-rlhf, acme-2024)"
+        )
+    return source
+
+
+def _ensure_people(
+    session: Session, records: list[RedTeamRecord], path: Path, source: str
+) -> dict[int, int]:
+    """Person ids for the file's member ids, found or created under ``source``.
+
+    New people get the next free ``member_number`` (Redline's own numbering, like
+    platform users); their file id goes to ``source_member_id``.
+    """
     pools: dict[int, tuple[str, str]] = {}
     for r in records:
         pool = "upwork" if r.is_upworker else "mturk"
@@ -105,38 +142,45 @@ def _ensure_people(session: Session, records: list[RedTeamRecord], path: Path) -
                 record=r.where,
                 field="is_upworker",
             )
-    ids: dict[int, int] = {}
     existing = {
-        p.member_number: p
+        p.source_member_id: p
         for chunk in _chunks(sorted(pools))
-        for p in session.scalars(select(Person).where(Person.member_number.in_(chunk)))
+        for p in session.scalars(
+            select(Person).where(Person.source == source, Person.source_member_id.in_(chunk))
+        )
     }
+    next_number = max(session.scalar(select(func.max(Person.member_number))) or 0, 0) + 1
     for member, (pool, where) in pools.items():
         person = existing.get(member)
         if person is None:
+            handle = IMPORTED_HANDLE.format(source=source, member=member)
+            if session.scalar(select(Person.id).where(Person.handle == handle)) is not None:
+                raise StoreError(
+                    f"the handle {handle!r} for {source} member {member} already belongs to "
+                    "another person; import with another --source name"
+                )
             person = Person(
-                member_number=member,
-                handle=IMPORTED_HANDLE.format(member),
+                member_number=next_number,
+                source=source,
+                source_member_id=member,
+                handle=handle,
                 role=Role.REDTEAMER,
                 pool=pool,
             )
+            next_number += 1
             session.add(person)
+            existing[member] = person
         elif person.pool != pool:
             raise DataFormatError(
-                f"red team member {member} is already stored with pool {person.pool!r}, "
-                f"this file says {pool!r}",
+                f"{source} member {member} is already stored with pool {person.pool!r}, "
+                f"this file says {pool!r}; if the file is from another dataset, import it "
+                "with its own --source name",
                 path=str(path),
                 record=where,
                 field="is_upworker",
             )
     session.flush()
-    for member in pools:
-        person = existing.get(member) or session.scalar(
-            select(Person).where(Person.member_number == member)
-        )
-        assert person is not None
-        ids[member] = person.id
-    return ids
+    return {member: existing[member].id for member in pools}
 
 
 @dataclass
@@ -165,6 +209,7 @@ def _red_team_rows(
             "tags": r.tags,
             "raw_transcript": None if is_lossless(r.transcript, r.turns) else r.transcript,
             "content_hash": r.content_hash,
+            "extra": r.extra,
         }
         turns: list[tuple[str | None, list[tuple[str, bool, dict[str, Any] | None]]]] = [
             (t.human, [] if t.assistant is None else [(t.assistant, True, None)]) for t in r.turns
@@ -185,6 +230,7 @@ def _comparison_rows(records: list[ComparisonRecord]) -> list[_Conversation]:
             "tags": None,
             "raw_transcript": None if rejected_ok else r.rejected,
             "content_hash": r.content_hash,
+            "extra": r.extra,
         }
         *earlier, last = r.rejected_turns
         same_context = r.chosen_turns[:-1] == earlier and r.chosen_turns[-1].human == last.human
@@ -275,35 +321,73 @@ def import_file(
     dry_run: bool = False,
     skip_invalid: bool = False,
     progress: Progress | None = None,
+    source: str = DEFAULT_SOURCE,
 ) -> ImportReport:
-    """Validate a whole file, then write its new records in one transaction."""
+    """Validate a whole file, then write its new records in one transaction.
+
+    ``source`` scopes the file's member ids (see the module docstring). A database
+    failure part-way (a server stopped, a lock never released) rolls everything back
+    and becomes a :class:`StoreError`.
+    """
     path = Path(path)
-    result = read_file(path, skip_invalid=skip_invalid)
-    report = ImportReport(str(path), result.kind, records=len(result.records), dry_run=dry_run)
+    check_source(source)
+    try:
+        result = read_file(path, skip_invalid=skip_invalid)
+    except EmptyFileError:
+        return ImportReport(str(path), None, dry_run=dry_run, source=source)
+    report = ImportReport(
+        str(path), result.kind, records=len(result.records), dry_run=dry_run, source=source
+    )
     report.invalid = [str(e) for e in result.invalid]
 
     unique: dict[str, Any] = {}
     for record in result.records:
         unique.setdefault(record.content_hash, record)
-    with store.session() as session:  # closing without commit rolls everything back
-        known = _existing_hashes(session, list(unique))
-        fresh = [r for h, r in unique.items() if h not in known]
-        report.duplicates = report.records - len(fresh)
-        report.added = len(fresh)
-        if not fresh:
-            return report
-        if result.kind is FileKind.RED_TEAM:
-            red_team: list[RedTeamRecord] = fresh
-            targets = _ensure_targets(session, red_team)
-            people = _ensure_people(session, red_team, path)
-            conversations = _red_team_rows(red_team, targets, people)
-        else:
-            conversations = _comparison_rows(fresh)
-        if dry_run:
-            return report
-        _write(session, conversations, progress)
-        session.commit()
+    report.duplicates_in_file = report.records - len(unique)
+    try:
+        _import_records(store, path, result.kind, unique, report, progress)
+    except DBAPIError as exc:
+        raise StoreError(
+            f"{path}: importing failed and nothing was written: {describe_db_error(exc, store.url)}"
+        ) from exc
     return report
 
 
-__all__ = ["ImportReport", "ParsedTurn", "import_file", "imported_target_name"]
+def _import_records(
+    store: Store,
+    path: Path,
+    kind: FileKind,
+    unique: dict[str, Any],
+    report: ImportReport,
+    progress: Progress | None,
+) -> None:
+    with store.session() as session:  # closing without commit rolls everything back
+        if not report.dry_run:
+            lock_for_writing(session.connection())
+        known = _existing_hashes(session, list(unique))
+        fresh = [r for h, r in unique.items() if h not in known]
+        report.already_stored = len(unique) - len(fresh)
+        report.added = len(fresh)
+        if not fresh:
+            return
+        if kind is FileKind.RED_TEAM:
+            red_team: list[RedTeamRecord] = fresh
+            targets = _ensure_targets(session, red_team)
+            people = _ensure_people(session, red_team, path, report.source)
+            conversations = _red_team_rows(red_team, targets, people)
+        else:
+            conversations = _comparison_rows(fresh)
+        if report.dry_run:
+            return
+        _write(session, conversations, progress)
+        session.commit()
+
+
+__all__ = [
+    "DEFAULT_SOURCE",
+    "ImportReport",
+    "ParsedTurn",
+    "check_source",
+    "import_file",
+    "imported_target_name",
+]

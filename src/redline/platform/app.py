@@ -27,7 +27,7 @@ from redline.campaign.timing import model_seconds
 from redline.config import Settings
 from redline.errors import RedlineError
 from redline.platform.security import load_or_create_secret
-from redline.platform.web import HERE, Platform, check_csrf, render
+from redline.platform.web import HERE, Platform, check_csrf, reject_unstorable_text, render
 from redline.store import Store
 from redline.targets.base import TargetInfo
 
@@ -130,7 +130,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
-        dependencies=[Depends(check_csrf)],
+        dependencies=[Depends(check_csrf), Depends(reject_unstorable_text)],
     )
     app.state.platform = state
     app.add_middleware(TimingAndHeaders)

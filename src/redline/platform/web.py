@@ -29,6 +29,7 @@ from redline.platform.security import (
 )
 from redline.store import Store
 from redline.store.models import Role
+from redline.store.text import text_problem
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "redline_session"
@@ -107,6 +108,25 @@ async def check_csrf(request: Request) -> None:
 
 class CsrfRejected(RedlineError):
     http_status = 403
+
+
+async def reject_unstorable_text(request: Request) -> None:
+    """Refuse a form whose text the store cannot keep (NUL, lone surrogates).
+
+    Why here, for every form: one rule on SQLite and PostgreSQL (:mod:`redline.store.text`),
+    checked before any route writes, so PostgreSQL never fails half-way through a request.
+    """
+    if request.method in {"GET", "HEAD", "OPTIONS"}:
+        return
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        return
+    form: FormData = await request.form()
+    for name, value in form.multi_items():
+        if isinstance(value, str):
+            problem = text_problem(value)
+            if problem is not None:
+                raise RedlineError(f"the form field '{name}' {problem}, then send it again")
 
 
 def render(

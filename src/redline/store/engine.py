@@ -16,9 +16,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from alembic.util.exc import CommandError
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from redline.errors import StoreError
@@ -35,18 +36,36 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+# Any 64-bit key: serialises imports and migrations of one PostgreSQL database.
+_PG_WRITE_LOCK = 0x5245444C494E45  # "REDLINE"
+# How long an import or a migration waits for another one to finish (milliseconds).
+WRITE_LOCK_WAIT_MS = 15 * 60 * 1000
+
+
 def make_engine(url: str) -> Engine:
-    """Create an engine; creates the SQLite file's folder if needed."""
+    """Create an engine; creates the SQLite file's folder if needed.
+
+    Only SQLite and PostgreSQL are supported: the migrations, the JSON columns and the
+    write lock are written and tested for those two, so another scheme is refused here
+    rather than failing later with a driver import error.
+    """
     try:
         parsed = make_url(url)
-        if parsed.get_backend_name() == "sqlite":
+        backend = parsed.get_backend_name()
+        if backend not in SUPPORTED_BACKENDS:
+            raise StoreError(
+                f"database URL {make_url_safe(url)!r}: {backend!r} databases are not "
+                "supported; use sqlite:///path.db or postgresql+psycopg://user:pass@host:port/db"
+            )
+        if backend == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(url, connect_args={"timeout": 30})
             event.listen(engine, "connect", _sqlite_pragmas)
             return engine
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
-    except (ArgumentError, NoSuchModuleError) as exc:
+    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
         raise StoreError(
             f"database URL {make_url_safe(url)!r} is not valid; use sqlite:///path.db "
             "or postgresql+psycopg://user:pass@host:port/db"
@@ -80,16 +99,77 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def known_revisions() -> set[str]:
+    script = ScriptDirectory.from_config(_alembic_config(create_engine("sqlite://")))
+    return {rev.revision for rev in script.walk_revisions()}
+
+
+def lock_for_writing(conn: Connection) -> None:
+    """Take the store's write lock for the rest of ``conn``'s transaction.
+
+    Why: two imports (or two first starts migrating a fresh database) must not interleave;
+    the second waits for the first to commit, then sees its rows. SQLite: ``BEGIN
+    IMMEDIATE`` takes the database's single write lock, waiting up to
+    :data:`WRITE_LOCK_WAIT_MS`. PostgreSQL: a transaction-scoped advisory lock. Call it
+    first thing in the transaction, before any read whose result the writer relies on.
+    """
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={WRITE_LOCK_WAIT_MS}")
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        finally:
+            conn.exec_driver_sql("PRAGMA busy_timeout=10000")
+    else:
+        conn.execute(text(f"SET LOCAL lock_timeout = {WRITE_LOCK_WAIT_MS}"))
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_WRITE_LOCK})
+
+
+def describe_db_error(exc: DBAPIError, url: str) -> str:
+    """One line for a database failure: what happened, where, and what to try."""
+    detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+    where = make_url_safe(url)
+    lowered = detail.lower()
+    if "file is not a database" in lowered or "file is encrypted" in lowered:
+        return (
+            f"{where} is not a SQLite database ({detail}); point REDLINE_DB_URL or "
+            "--db-url at a Redline database, or at a new file to create one"
+        )
+    if "database is locked" in lowered or "lock timeout" in lowered:
+        return (
+            f"the database at {where} stayed locked by another writer (an import?) for "
+            f"{WRITE_LOCK_WAIT_MS // 60000} minutes; wait for it to finish and run again"
+        )
+    return (
+        f"the database at {where} failed: {detail}; check REDLINE_DB_URL and that the "
+        "server is running, then run again (nothing of this command was committed)"
+    )
+
+
 def upgrade(engine: Engine) -> None:
-    """Run Alembic migrations up to head (a no-op when already there)."""
+    """Run Alembic migrations up to head (a no-op when already there).
+
+    A database stamped with a revision this Redline does not know was written by a newer
+    Redline: it is refused, not downgraded or half-migrated.
+    """
+    url = str(engine.url)
     try:
-        if current_revision(engine) == head_revision():
+        current = current_revision(engine)
+        head = head_revision()
+        if current == head:
             return
+        if current is not None and current not in known_revisions():
+            raise StoreError(
+                f"the database at {make_url_safe(url)} is at schema revision {current!r}, "
+                f"newer than this Redline knows (it expects {head!r}); upgrade Redline "
+                "(pip install -U redline) or use another database"
+            )
         command.upgrade(_alembic_config(engine), "head")
-    except OperationalError as exc:
+    except DBAPIError as exc:
+        raise StoreError(describe_db_error(exc, url)) from exc
+    except CommandError as exc:
         raise StoreError(
-            f"cannot open or migrate the database at {make_url_safe(str(engine.url))}: {exc.orig}"
-            f"; check REDLINE_DB_URL and that the server is running"
+            f"cannot migrate the database at {make_url_safe(url)}: {exc}; "
+            "run `redline doctor` to see its schema revision"
         ) from exc
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Enum,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -90,13 +91,24 @@ Timestamp = DateTime(timezone=True)
 
 
 class Person(Base):
-    """A red teamer, reviewer or admin. ``member_number`` is the public integer id
-    (``red_team_member_id`` in hh-rlhf files)."""
+    """A red teamer, reviewer or admin.
+
+    ``member_number`` is Redline's own public integer id, unique in the store and given
+    to everyone (platform users and imported people alike). People who came from a file
+    also keep the id they had there: ``source`` names the dataset (``"hh-rlhf"`` for the
+    published data) and ``source_member_id`` is its ``red_team_member_id``. The pair is
+    the imported person's key, so an imported id never meets a platform number: the two
+    live in different columns, and exports give imported people their original id back.
+    """
 
     __tablename__ = "person"
+    # A unique index, not a constraint: SQLite adds an index without rebuilding the table.
+    __table_args__ = (Index("uq_person_source_id", "source", "source_member_id", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     member_number: Mapped[int] = mapped_column(BigInteger, unique=True)
+    source: Mapped[str | None] = mapped_column(String(100))
+    source_member_id: Mapped[int | None] = mapped_column(BigInteger)
     handle: Mapped[str] = mapped_column(String(200), unique=True)
     role: Mapped[Role] = mapped_column(_enum(Role, "role"), default=Role.REDTEAMER)
     pool: Mapped[str] = mapped_column(String(50), default="staff")
@@ -175,6 +187,9 @@ class Attempt(Base):
     raw_transcript: Mapped[str | None] = mapped_column(Text)
     content_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    # Fields of an imported record that Redline does not model, written back on export
+    # so an import never loses what the file held.
+    extra: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
 
     task: Mapped[Task | None] = relationship(back_populates="attempts")
     person: Mapped[Person | None] = relationship(back_populates="attempts")
