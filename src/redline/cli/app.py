@@ -7,7 +7,7 @@ Any :class:`RedlineError` becomes a one-line message on stderr and exit code 2.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -16,7 +16,9 @@ from typer.core import TyperGroup
 
 from redline.config import Settings, load_settings
 from redline.errors import RedlineError
-from redline.store import Store
+
+if TYPE_CHECKING:
+    from redline.store import Store
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -34,8 +36,29 @@ def progress() -> Progress:
     )
 
 
+#: ``redline --help`` lists the commands by task, in a user's order of work. Every command
+#: is named here once (a test checks), so its place in the help is decided in one place.
+TASKS: dict[str, tuple[str, ...]] = {
+    "Data": ("import", "export", "stats", "db"),
+    "Red teaming": ("targets", "chat", "serve"),
+    "Preference model": ("pm", "score", "train"),
+    "Review": ("review", "agreement"),
+    "Analysis and release": ("report", "release"),
+    "Machines: automated red teaming": ("attack", "replay", "compare", "study", "diversity"),
+    "Setup": ("doctor",),
+}
+_TASK_ORDER = [name for names in TASKS.values() for name in names]
+
+
 class RedlineGroup(TyperGroup):
-    """Turns RedlineError into a clear message and exit code 2 for every subcommand."""
+    """The top-level command: commands listed by task, RedlineError as a one-line message.
+
+    Any :class:`RedlineError` from a subcommand becomes a clear message and exit code 2.
+    """
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        names = super().list_commands(ctx)
+        return sorted(names, key=lambda n: _TASK_ORDER.index(n) if n in _TASK_ORDER else len(names))
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -54,6 +77,16 @@ app = typer.Typer(
 )
 
 
+def group_commands_by_task() -> None:
+    """Put each registered command under its task's heading in ``redline --help``."""
+    panel = {name: task for task, names in TASKS.items() for name in names}
+    for command in app.registered_commands:
+        name = command.name or typer.main.get_command_name(command.callback.__name__)  # type: ignore[union-attr]
+        command.rich_help_panel = panel.get(name)
+    for group in app.registered_groups:
+        group.rich_help_panel = panel.get(group.name or "")
+
+
 class State:
     """Per-invocation settings and a lazily opened store."""
 
@@ -64,6 +97,8 @@ class State:
     @property
     def store(self) -> Store:
         if self._store is None:
+            from redline.store import Store  # SQLAlchemy and Alembic: only when a command asks
+
             self._store = Store(self.settings.db_url)
         return self._store
 

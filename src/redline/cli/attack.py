@@ -14,7 +14,6 @@ from redline.cli.replay import (
     MAX_TOKENS,
     PM,
     RAY,
-    SEED,
     WORKERS,
     make_runtime,
     print_report,
@@ -47,7 +46,7 @@ def attack_cmd(
     attack_tokens: int = typer.Option(
         64, "--attack-tokens", help="Longest attack message the attacker writes (tokens)."
     ),
-    seed: int = SEED,
+    seed: int = typer.Option(0, "--seed", help="Seed for sampling attacks and replies."),
     candidates: int = CANDIDATES,
     max_tokens: int | None = MAX_TOKENS,
     pm: Path | None = PM,

@@ -38,7 +38,7 @@ def train(
     """Train a Bradley-Terry PM on LM hidden-state features and register it.
 
     Features are cached in the data directory, so a second run on the same pairs only
-    refits the head. Saves <data>/models/pm/NAME.{npz,json} and a PreferenceModel row
+    refits the head. Saves DATA_DIR/models/pm/NAME.{npz,json} and a PreferenceModel row
     with validation metrics and the hash of the training pairs.
 
     Example: redline pm train --pairs pairs-a.jsonl.gz --seed 0

@@ -47,7 +47,6 @@ MAX_TOKENS = typer.Option(
 CANDIDATES = typer.Option(
     2, "--candidates", help="Replies stored per turn; the first continues the conversation."
 )
-SEED = typer.Option(0, "--seed", help="Seed for sampling and for --sample.")
 
 
 def split_targets(text: str) -> list[str]:
@@ -124,7 +123,7 @@ def replay_cmd(
     variant: str = typer.Option(
         "", "--variant", help="A label that makes this a separate replay of the same attacks."
     ),
-    seed: int = SEED,
+    seed: int = typer.Option(0, "--seed", help="Seed for sampling replies and for --sample."),
     candidates: int = CANDIDATES,
     max_tokens: int | None = MAX_TOKENS,
     pm: Path | None = PM,

@@ -8,7 +8,6 @@ import math
 import typer
 from rich.table import Table
 
-from redline.analysis import attempts_frame, cell_summary
 from redline.cli.app import app, console, state
 
 
@@ -25,6 +24,8 @@ def stats(
 
     Example: redline stats --json
     """
+    from redline.analysis import attempts_frame, cell_summary
+
     with state(ctx).store.session() as session:
         table = cell_summary(attempts_frame(session))
     if as_json:

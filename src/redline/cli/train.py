@@ -35,14 +35,14 @@ def rlhf(
     rank: int = typer.Option(8, "--rank", help="LoRA rank (q/k/v/o projections)."),
     limit_prompts: int | None = typer.Option(None, "--limit-prompts"),
     out: Path | None = typer.Option(
-        None, "--out", help="Output folder (default: <data dir>/rlhf/<base>)."
+        None, "--out", help="Output folder (default: DATA_DIR/rlhf/BASE)."
     ),
 ) -> None:
     """On-policy RL (TRL RLOO + PEFT LoRA) with the PM's score as reward and a KL penalty.
 
-    Writes <base>-rlhf.gguf (a GGUF LoRA for llama.cpp), curve.csv, curve.png and
-    train_meta.json. Copy them into src/redline/targets/adapters/ to ship the target
-    <base>/rlhf (scripts/train_rlhf.sh does this).
+    Writes BASE-rlhf.gguf (a GGUF LoRA for llama.cpp), curve.csv, curve.png and
+    train_meta.json into --out. Copy them into src/redline/targets/adapters/ to ship the
+    target BASE/rlhf (scripts/train_rlhf.sh does this).
 
     Example: redline train rlhf --base smollm2-135m --steps 14 --seed 0
     """
