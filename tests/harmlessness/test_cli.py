@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -70,12 +72,25 @@ def test_train_eval_and_score(small_pairs: Path, tmp_path: Path) -> None:
 
     imported = runner.invoke(app, [*base, "import", str(small_pairs)])
     assert imported.exit_code == 0, imported.output
-    scored = runner.invoke(app, [*base, "score", "--model", str(model_path)])
-    assert scored.exit_code == 0, scored.output
+    default = runner.invoke(app, [*base, "score", "--model", str(model_path)])
+    assert default.exit_code == 0, default.output
+    assert (
+        "12 comparison pairs left out" in default.output and "scored 0 attempts" in default.output
+    )
+    # In a fresh process, as a user runs it: llama.cpp's own log must not reach the terminal.
+    redline = Path(sys.executable).with_name("redline")
+    scored = subprocess.run(
+        [redline, *base, "score", "--pairs", "--model", str(model_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert scored.returncode == 0, scored.stderr
+    assert scored.stderr.strip() == "scoring 12 records (attempts and comparison pairs)"
+    assert "scored 12 attempts" in scored.stdout
     with store.session() as session:
         attempts = session.scalars(select(Attempt)).all()
         assert attempts and all(a.min_harmlessness is not None for a in attempts)
-    again = runner.invoke(app, [*base, "score", "--model", str(model_path)])
+    again = runner.invoke(app, [*base, "score", "--pairs", "--model", str(model_path)])
     assert "scored 0 attempts" in again.output
 
 

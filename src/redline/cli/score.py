@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from redline.cli.app import app, console, err_console, state
 
@@ -18,12 +25,19 @@ def score(
         None, "--model", help="PM .json file (default: REDLINE_PM or the packaged model)."
     ),
     batch_size: int = typer.Option(25, "--batch-size", help="Attempts per committed batch."),
+    pairs: bool = typer.Option(
+        False,
+        "--pairs",
+        help="Also score imported comparison pairs (records without a target); "
+        "no analysis reads their scores.",
+    ),
 ) -> None:
-    """Score every unscored attempt: each assistant utterance given everything before it,
-    the min and mean per attempt, and the task description.
+    """Score every unscored red-team attempt: each assistant utterance given everything
+    before it, the min and mean per attempt, and the task description.
 
-    Work is committed every --batch-size attempts, so an interrupted run keeps what it
-    scored and the next run continues.
+    It says what it will score before it starts and shows the time remaining as it goes.
+    Work is committed every --batch-size attempts, so an interrupted run (Ctrl-C) keeps
+    what it scored and the next run continues.
 
     Example: redline score --rescore
     """
@@ -34,12 +48,24 @@ def score(
     scorer = PreferenceModelScorer.from_file(
         model or default_pm_path(st.settings), cache_dir=st.settings.cache_dir / "features"
     )
-    ids = attempts_to_score(st.store, rescore=rescore)
+    ids = attempts_to_score(st.store, rescore=rescore, pairs=pairs)
+    left_out = (
+        0 if pairs else len(attempts_to_score(st.store, rescore=rescore, pairs=True)) - len(ids)
+    )
+    what = "records (attempts and comparison pairs)" if pairs else "red-team attempts"
+    plan = f"scoring {len(ids)} {what}"
+    if left_out:
+        plan += (
+            f"; {left_out} comparison pairs left out (no analysis reads them; --pairs scores them)"
+        )
+    err_console.print(plan, highlight=False, markup=False)
     with Progress(
         TextColumn("scoring"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TextColumn("remaining"),
+        TimeRemainingColumn(),
         console=err_console,
         transient=True,
     ) as bar:
