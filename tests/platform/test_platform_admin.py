@@ -9,6 +9,7 @@ import re
 from platform_helpers import Browser
 from sqlalchemy import select, update
 
+from redline.datasets import import_file
 from redline.platform import accounts
 from redline.store import Store
 from redline.store.models import Attempt, Person, Role
@@ -78,7 +79,7 @@ def test_the_first_admin_login_link_works_once_and_expires(new_browser, store: S
     assert late.client.post(f"/invite/{again}", data={"csrf_token": "x"}).status_code == 403
 
 
-def test_dashboard_counts_and_downloads(new_browser, store: Store):
+def test_dashboard_counts_and_downloads(new_browser, store: Store, red_team_sample):
     admin = new_browser().join(Role.ADMIN)
     alice = new_browser().join(pool="upwork").ready_to_red_team()
     bob = new_browser().join(pool="mturk").ready_to_red_team()
@@ -115,6 +116,12 @@ def test_dashboard_counts_and_downloads(new_browser, store: Store):
         "Scripted reply 1" in p["chosen"] and "Scripted reply 2" in p["rejected"] for p in pairs
     )
     assert admin.get("/admin/export/nothing.jsonl").status_code == 404
+
+    # Imported red teamers and their attempts are the store's, not this platform's: the
+    # dashboard's numbers do not move (redline stats and the report count them).
+    import_file(store, red_team_sample)
+    after = admin.get("/admin/dashboard.json").json()
+    assert after["totals"] == {"people": 2, "attempts": 3, "finished": 3, "turns": 3}
 
 
 def test_a_bug_shows_a_calm_500_page(app, store: Store, monkeypatch):

@@ -112,8 +112,12 @@ def dashboard_data(store: Store, recent: int = 20) -> dict[str, Any]:
             .limit(recent)
         ).all()
         totals = {
+            # People who joined here: imported red teamers (``source`` set) made none of
+            # the attempts this page counts.
             "people": session.scalar(
-                select(func.count()).select_from(Person).where(Person.role == Role.REDTEAMER)
+                select(func.count())
+                .select_from(Person)
+                .where(Person.role == Role.REDTEAMER, Person.source.is_(None))
             )
             or 0,
             "attempts": sum(t["attempts"] for t in per_target),
