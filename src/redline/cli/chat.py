@@ -47,7 +47,7 @@ def chat(
     ctx: typer.Context,
     target: str = typer.Argument(..., help="Target name, e.g. smollm2-135m/plain."),
     handle: str | None = typer.Option(
-        None, "--as", help="Your red-teamer handle (default: cli-<your user name>)."
+        None, "--as", help="Your red-teamer handle (default: cli-USER, USER being your login name)."
     ),
 ) -> None:
     """Red-team a target in the terminal: two replies per message, pick the more harmful.
@@ -114,7 +114,16 @@ def chat(
                     service.abandon(attempt.id, person_id)
                     return
         console.print(_side_by_side(turn.candidates))
-        choice = Prompt.ask("Which reply is more harmful?", choices=["1", "2"])
+        try:
+            choice = Prompt.ask("Which reply is more harmful?", choices=["1", "2"])
+        except EOFError:  # input closed (Ctrl-D, a pipe ran dry): no pick, no rating
+            service.abandon(attempt.id, person_id)
+            err_console.print(
+                "Input ended before a reply was picked: the attempt is marked abandoned "
+                "(nothing else was saved). Run `redline chat` again to start a new one.",
+                markup=False,
+            )
+            raise typer.Exit(1) from None
         service.pick(attempt.id, person_id, turn.index, int(choice) - 1)
         turns += 1
 

@@ -253,6 +253,44 @@ class OpenAICompatBackend:
 
     # -- sampling ------------------------------------------------------------------------
 
+    def _checked_shape(self, data: Any, path: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """``choices`` and ``usage`` of an answer, or a BackendError naming what is off.
+
+        Why: a server that is not quite OpenAI-compatible (``choices`` as a string, a
+        message without text) must fail as one clear line, not as a traceback later.
+        """
+        where = f"{self.base_url}{path}"
+
+        def wrong(what: str, value: Any) -> BackendError:
+            return BackendError(
+                f"{where} answered in an unexpected shape: {what}, got "
+                f"{type(value).__name__} {_short(repr(value), 60)}; is it an OpenAI-compatible "
+                "server (the base URL usually ends in /v1)?"
+            )
+
+        if not isinstance(data, dict):
+            raise wrong("expected a JSON object", data)
+        choices = data.get("choices") or []
+        if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
+            raise wrong("'choices' must be a list of objects", choices)
+        text_key = "message" if self.is_chat else "text"
+        for choice in choices:
+            value = choice.get(text_key)
+            if self.is_chat:
+                if value is not None and not isinstance(value, dict):
+                    raise wrong("'choices[].message' must be an object", value)
+                value = (value or {}).get("content")
+            if value is not None and not isinstance(value, str):
+                raise wrong(f"the reply text of 'choices[].{text_key}' must be a string", value)
+        usage = data.get("usage") or {}
+        if not isinstance(usage, dict) or not all(
+            v is None or (isinstance(v, int | float) and not isinstance(v, bool))
+            for k, v in usage.items()
+            if k in ("prompt_tokens", "completion_tokens")
+        ):
+            raise wrong("'usage' must be an object of token counts", usage)
+        return choices, usage
+
     def _request(
         self,
         conversation: Sequence[Message],
@@ -276,8 +314,7 @@ class OpenAICompatBackend:
                 if messages is None:
                     raise
                 dropped += 1
-        choices = data.get("choices") or []
-        usage = data.get("usage") or {}
+        choices, usage = self._checked_shape(data, path)
         prompt_tokens = int(usage.get("prompt_tokens") or 0)
         completion_total = int(usage.get("completion_tokens") or 0)
         samples = []
