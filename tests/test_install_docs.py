@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from redline.doctor import TORCH_CPU_INSTALL
 from redline.targets.selfcheck import REBUILD_HINT
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,3 +36,12 @@ def test_ci_pins_the_llama_cpp_version_pyproject_pins() -> None:
     assert version is not None
     assert f"LLAMA_VERSION={version.group(1)}" in ci
     assert f"llama-cpp-python=={version.group(1)}" in REBUILD_HINT
+
+
+def test_readme_ci_and_hints_install_the_cpu_build_of_torch() -> None:
+    """An unqualified torch==2.13.0 from PyPI pulls CUDA (several GB of NVIDIA packages)."""
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert readme.count(TORCH_CPU_INSTALL) == 1
+    assert TORCH_CPU_INSTALL.replace("pip install", "python -m pip install -q --retries 0") in ci
+    assert not re.search(r'install[^\n]*"torch==[0-9.]+"(?! --index-url)', readme + ci)

@@ -95,6 +95,26 @@ def _version(dist: str) -> str | None:
         return None
 
 
+#: How to install the CPU build of the PyTorch the ``train`` extra pins.
+TORCH_CPU_INSTALL = 'pip install "torch==2.13.0" --index-url https://download.pytorch.org/whl/cpu'
+
+
+def torch_build() -> str | None:
+    """``"cpu"``, ``"cuda"`` or ``"other"`` for the installed PyTorch; None without one.
+
+    Read from the package metadata, not by importing torch (seconds): PyTorch's CPU
+    wheels carry the local version ``+cpu``; the default wheels on PyPI depend on
+    NVIDIA's CUDA packages (several GB, useless on a machine without a GPU).
+    """
+    version = _version("torch")
+    if version is None:
+        return None
+    if version.endswith("+cpu"):
+        return "cpu"
+    requires = importlib.metadata.requires("torch") or []
+    return "cuda" if any(r.lower().startswith("nvidia-") for r in requires) else "other"
+
+
 def _llama(report: Report, check_llama: bool) -> None:
     version = _version("llama-cpp-python")
     report.llama["version"] = version
@@ -214,7 +234,10 @@ def _extras(report: Report) -> None:
             continue
         detail = f"installed; enables {enables}"
         if extra == "train":
-            detail += f" (torch {_version('torch')})"
+            build = torch_build()
+            detail += f" (torch {_version('torch')}, {build} build)"
+            if build == "cuda":
+                detail += f"; no GPU needed: the CPU build is {TORCH_CPU_INSTALL}"
         report.checks.append(Check(f"extra {extra}", True, detail))
 
 

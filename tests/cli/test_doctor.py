@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from redline.cli import app
+from redline.doctor import torch_build
 from redline.store import Store
 from redline.targets.backends.native import planned_variant
 
@@ -52,3 +55,21 @@ def test_a_database_of_a_newer_redline_is_named(tmp_path: Path) -> None:
     engine.dispose()
     code, out = doctor(tmp_path, "--db-url", url)
     assert code == 1 and "ffff_future" in out and "expects" in out
+
+
+def test_the_installed_torch_is_the_cpu_build() -> None:
+    """The README installs PyTorch from its CPU index (CI runs that command)."""
+    assert torch_build() == "cpu"
+
+
+def test_a_cuda_torch_is_told_from_its_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PyPI's default torch wheel: no local version, NVIDIA packages among its requirements."""
+    monkeypatch.setattr(importlib.metadata, "version", lambda dist: "2.13.0")
+    monkeypatch.setattr(
+        importlib.metadata,
+        "requires",
+        lambda dist: ["filelock", 'nvidia-cublas-cu12==12.8.4.1; platform_system == "Linux"'],
+    )
+    assert torch_build() == "cuda"
+    monkeypatch.setattr(importlib.metadata, "requires", lambda dist: ["filelock"])
+    assert torch_build() == "other"

@@ -8,6 +8,7 @@ import typer
 
 from redline.cli.app import app, console, err_console, state
 from redline.data import harmless_base_pairs
+from redline.doctor import TORCH_CPU_INSTALL, torch_build
 from redline.errors import ConfigError
 
 train_app = typer.Typer(help="Train models from red-team data.", no_args_is_help=True)
@@ -47,13 +48,20 @@ def rlhf(
     Example: redline train rlhf --base smollm2-135m --steps 14 --seed 0
     """
     try:
-        import torch  # noqa: F401
+        import torch
         import trl  # noqa: F401
     except ImportError as exc:
         raise ConfigError(
             f"training needs the train extra ({exc.name} is missing): "
-            "pip install torch==2.13.0 && pip install -e '.[train]'"
+            f"{TORCH_CPU_INSTALL} && pip install -e '.[train]'"
         ) from exc
+    if torch_build() == "cuda" and not torch.cuda.is_available():
+        err_console.print(
+            "note: this PyTorch is a CUDA build (several GB of NVIDIA packages) and there is "
+            f"no GPU here; training runs on the CPU. The CPU build is enough: {TORCH_CPU_INSTALL}",
+            markup=False,
+            highlight=False,
+        )
     from redline.rlhf import RLHFConfig, train_rlhf
 
     settings = state(ctx).settings
