@@ -7,7 +7,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 
 from redline.store import Attempt, Base, Candidate, Origin, Person, Store, Target, Turn
-from redline.store.engine import current_revision, head_revision
+from redline.store.engine import HEAD_REVISION, current_revision, head_revision
 
 
 def test_fresh_database_is_upgraded_to_head(store: Store) -> None:
@@ -99,3 +99,9 @@ def test_large_parameter_counts_fit(store: Store) -> None:
         )
     with store.session() as session:
         assert session.scalars(select(Target.num_params)).one() == 52 * 10**9
+
+
+def test_the_fast_path_head_is_alembics_head() -> None:
+    """Opening a store skips Alembic when the database is at HEAD_REVISION: it must be the
+    newest migration, or a database one migration behind would never be upgraded."""
+    assert head_revision() == HEAD_REVISION

@@ -10,19 +10,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from redline.errors import StoreError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -80,7 +78,15 @@ def make_url_safe(url: str) -> str:
         return "<unparseable URL>"
 
 
+#: The newest migration's revision. Opening a store reads the database's revision with one
+#: query and, when it is this one, never loads Alembic (about a third of a second at the
+#: start of every command); tests/store/test_schema.py checks that it is Alembic's head.
+HEAD_REVISION = "0003"
+
+
 def _alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
@@ -88,6 +94,9 @@ def _alembic_config(engine: Engine) -> Config:
 
 
 def head_revision() -> str:
+    """The newest revision among the migration scripts (Alembic reads them all)."""
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(_alembic_config(create_engine("sqlite://")))
     head = script.get_current_head()
     assert head is not None
@@ -95,11 +104,16 @@ def head_revision() -> str:
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The database's schema revision; None for a database Redline never wrote."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(_alembic_config(create_engine("sqlite://")))
     return {rev.revision for rev in script.walk_revisions()}
 
@@ -154,9 +168,15 @@ def upgrade(engine: Engine) -> None:
     url = str(engine.url)
     try:
         current = current_revision(engine)
+    except DBAPIError as exc:
+        raise StoreError(describe_db_error(exc, url)) from exc
+    if current == HEAD_REVISION:
+        return
+    from alembic import command
+    from alembic.util.exc import CommandError
+
+    try:
         head = head_revision()
-        if current == head:
-            return
         if current is not None and current not in known_revisions():
             raise StoreError(
                 f"the database at {make_url_safe(url)} is at schema revision {current!r}, "
