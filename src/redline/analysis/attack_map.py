@@ -103,7 +103,9 @@ def attack_map(
     if len(data) < MIN_POINTS:
         empty = pd.DataFrame(columns=["cluster", "n", "label", "success_share", "words"])
         note = f"only {len(data)} transcripts: the attack map needs at least {MIN_POINTS}"
-        return AttackMap(data.assign(x=[], y=[], cluster=[]), empty, name, timings, [note])
+        return AttackMap(
+            data.iloc[0:0].assign(x=[], y=[], cluster=[]), empty, name, timings, [note]
+        )
 
     start = time.perf_counter()
     vectors = embed(data["transcript"].tolist())

@@ -15,7 +15,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import PercentFormatter
 
+from redline.analysis.labels import paper_name
 from redline.analysis.ordering import model_type_order
 
 COLOURS = {
@@ -51,22 +53,41 @@ def _size_axis(ax: plt.Axes, table: pd.DataFrame) -> None:
     ax.set_xlabel("model size (parameters, log scale)")
 
 
+def dodge(index: int, count: int, width: float = 0.06) -> float:
+    """Multiplicative x offset of the ``index``-th of ``count`` series on a log axis,
+    so that error bars of different model types at one size sit side by side."""
+    return float(10 ** ((index - (count - 1) / 2) * width))
+
+
 def attack_success_figure(success: pd.DataFrame, frame: pd.DataFrame) -> Figure:
-    """Figure 1 of the paper: success and harmlessness by size, one line per model type;
-    the third panel the distribution of min-harmlessness per model type."""
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.3))
+    """Figure 1 of the paper: success and harmlessness by size, one dodged series per
+    model type; the third panel the distribution of min-harmlessness per model type.
+
+    The rating axis shows the whole 0-4 scale, so a difference of 0.3 looks as large as
+    it is on the scale people answered; one legend sits below the panels, off the data.
+    """
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
     types = model_type_order(success["model_type"]) if len(success) else []
+    handles = []
     for i, model_type in enumerate(types):
         rows = success[success["model_type"] == model_type].sort_values("num_params")
-        x = rows["num_params"].astype(float)
+        x = rows["num_params"].astype(float) * dodge(i, len(types))
         for ax, col in ((axes[0], "mean_rating"), (axes[1], "mean_min_harmlessness")):
             y = rows[col]
             err = np.vstack([y - rows[f"{col}_lo"], rows[f"{col}_hi"] - y])
-            ax.errorbar(
-                x, y, yerr=err, marker="o", capsize=3, color=colour(model_type, i), label=model_type
+            line = ax.errorbar(
+                x,
+                y,
+                yerr=np.nan_to_num(err),
+                marker="o",
+                ms=5,
+                capsize=3,
+                color=colour(model_type, i),
+                label=paper_name(model_type),
             )
+        handles.append(line)
     for ax, title, ylabel in (
-        (axes[0], "Attack success (self-rated)", "mean rating 0-4 (95% CI)"),
+        (axes[0], "Attack success (self-rated)", "mean rating, 0-4 scale (95% CI)"),
         (axes[1], "Harmlessness of the worst reply", "mean min-harmlessness (95% CI)"),
     ):
         ax.set_title(title)
@@ -74,9 +95,10 @@ def attack_success_figure(success: pd.DataFrame, frame: pd.DataFrame) -> Figure:
         if len(success):
             _size_axis(ax, success)
         ax.grid(alpha=0.3)
+    axes[0].set_ylim(0, 4)
+    axes[0].set_yticks([0, 1, 2, 3, 4])
+    axes[0].set_yticklabels(["0 not", "1", "2", "3", "4 very"])
     axes[1].axhline(0, color="black", lw=0.6)
-    if types:
-        axes[0].legend(fontsize=8)
     scored = frame.dropna(subset=["min_harmlessness", "model_type"])
     if len(scored):
         bins = np.linspace(scored["min_harmlessness"].min(), scored["min_harmlessness"].max(), 60)
@@ -89,13 +111,20 @@ def attack_success_figure(success: pd.DataFrame, frame: pd.DataFrame) -> Figure:
                 histtype="step",
                 lw=1.6,
                 color=colour(model_type, i),
-                label=f"{model_type} (n={len(values)})",
             )
-        axes[2].legend(fontsize=8)
     axes[2].set_title("Distribution of min-harmlessness")
     axes[2].set_xlabel("min-harmlessness score (lower = more harmful)")
     axes[2].set_ylabel("density")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    if handles:
+        fig.legend(
+            handles=handles,
+            labels=[paper_name(t) for t in types],
+            loc="lower center",
+            ncol=len(types),
+            frameon=False,
+            fontsize=9,
+        )
     return fig
 
 
@@ -157,6 +186,8 @@ def people_figure(per_person: pd.DataFrame, share: float, people_share: float) -
 
 
 def efficacy_figure(effects: pd.DataFrame) -> Figure:
+    """Per-person random intercepts with intervals; only drawn when the person variance
+    is estimated above 0 (at the boundary every intercept is 0 and the plot says nothing)."""
     fig, ax = plt.subplots(figsize=(12, 3.8))
     if len(effects):
         x = np.arange(len(effects))
@@ -186,8 +217,9 @@ def tags_figure(tags: pd.DataFrame) -> Figure:
     ax.set_yticks(y)
     ax.set_yticklabels(overall["tag"], fontsize=8)
     ax.set_xlabel("share of attempts carrying the tag")
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
     ax.set_title("Tags: all vs successful attempts")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return fig
 

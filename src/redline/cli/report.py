@@ -44,6 +44,7 @@ def report(
     from redline.analysis.report import STEPS, build_report
     from redline.analysis.texts import transcripts_frame
     from redline.attack.frame import comparison_frame
+    from redline.review.report import rated_items
 
     st = state(ctx)
     target = out or st.settings.reports_dir / "report"
@@ -59,6 +60,7 @@ def report(
         with st.store.session() as session:
             frame = comparison_frame(session)
             texts = transcripts_frame(session)
+        reviews = rated_items(st.store)
         bar.advance(task)
         embed: LMEmbedder | TfidfSvdEmbedder
         if embeddings is EmbeddingChoice.LM:
@@ -83,8 +85,16 @@ def report(
             seed=seed,
             max_map_points=max_map_points,
             progress=advance,
+            reviews=reviews or None,
         )
     for note in result.notes:
         err_console.print(f"note: {note}", markup=False, highlight=False)
+    if result.warnings:
+        err_console.print(
+            f"note: {len(result.warnings)} warning(s) from the statistics libraries are "
+            "stated in the report where they apply",
+            markup=False,
+            highlight=False,
+        )
     total = sum(v for k, v in result.timings.items() if not k.startswith("attack map:"))
     console.print(f"wrote {result.path} ({len(result.figures)} figure files, {total:.1f} s)")
