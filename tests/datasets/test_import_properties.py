@@ -44,7 +44,7 @@ TRICKY = (
 # Storable text: every code point except lone surrogates and NUL (refused by design).
 storable = st.text(
     st.one_of(
-        st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+        st.characters(exclude_categories=["Cs"], exclude_characters="\x00"),
         st.sampled_from(TRICKY),
     ),
     max_size=40,
@@ -98,7 +98,7 @@ def pairs(draw: st.DrawFn) -> dict[str, Any]:
     context = draw(transcripts())
     human = draw(storable)
     a, b = draw(st.lists(storable, min_size=2, max_size=2, unique=True))
-    pair = {
+    pair: dict[str, Any] = {
         "chosen": f"{context}\n\nHuman: {human}\n\nAssistant: {a}",
         "rejected": f"{context}\n\nHuman: {human}\n\nAssistant: {b}",
     }
