@@ -347,9 +347,7 @@ def import_file(
     try:
         _import_records(store, path, result.kind, unique, report, progress)
     except DBAPIError as exc:
-        raise StoreError(
-            f"{path}: importing failed and nothing was written: {describe_db_error(exc, store.url)}"
-        ) from exc
+        raise StoreError(f"{path}: not imported: {describe_db_error(exc, store.url)}") from exc
     return report
 
 
