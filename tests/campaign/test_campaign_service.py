@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from redline.campaign import CampaignService, ConflictError, choose_target
 from redline.campaign.people import create_person
-from redline.errors import BackendError, PermissionDenied, RedlineError
+from redline.errors import BackendError, NotFoundError, RedlineError
 from redline.store import Store
 from redline.store.models import Attempt, AttemptStatus, Candidate, Role, Target, Task, Turn
 
@@ -145,12 +145,23 @@ def test_nobody_touches_another_persons_attempt(
         mallory = create_person(session, "mallory", Role.REDTEAMER, "mturk").id
     task = service.start_task(person_id)
     attempt = service.start_attempt(task.id, person_id, "goal", "k")
-    with pytest.raises(PermissionDenied):
-        service.attempt(attempt.id, mallory)
-    with pytest.raises(PermissionDenied):
-        service.add_turn(attempt.id, mallory, "hi", "x")
-    with pytest.raises(PermissionDenied):
+    # Someone else's record answers exactly as a missing one: ids cannot be probed.
+    for call in (
+        lambda: service.attempt(attempt.id, mallory),
+        lambda: service.add_turn(attempt.id, mallory, "hi", "x"),
+        lambda: service.pick(attempt.id, mallory, 0, 0),
+    ):
+        with pytest.raises(NotFoundError) as theirs:
+            call()
+        assert str(theirs.value) == f"attempt {attempt.id} is not one of yours, or does not exist"
+    with pytest.raises(NotFoundError) as missing:
+        service.attempt(attempt.id + 1000, mallory)
+    assert (
+        str(missing.value) == f"attempt {attempt.id + 1000} is not one of yours, or does not exist"
+    )
+    with pytest.raises(NotFoundError) as task_theirs:
         service.start_attempt(task.id, mallory, "goal", "y")
+    assert "is not one of yours, or does not exist" in str(task_theirs.value)
     assert count(store, Turn) == 0
 
 

@@ -177,3 +177,35 @@ def test_an_invite_link_is_used_once(new_browser, store: Store):
     assert rows(store, Person) == 1
     with store.session() as session:
         assert session.scalars(select(Person.pool)).one() == "mturk"
+
+
+def test_a_post_from_another_site_is_refused_even_with_a_token(browser: Browser, store: Store):
+    """Origin (or Referer) naming another site is refused before the token is looked at."""
+    browser.join().ready_to_red_team()
+    attempt = browser.start_attempt()
+    url = f"/redteam/attempt/{attempt}/turn"
+    for headers in (
+        {"Origin": "http://evil.example"},
+        {"Origin": "null"},  # a sandboxed frame or a data: URL
+        {"Referer": "http://evil.example/page"},
+        {"Origin": "http://testserver.evil.example"},
+    ):
+        data = {"text": "hi", "key": f"k{len(headers)}", "csrf_token": browser.csrf}
+        refused = browser.client.post(url, data=data, headers=headers)
+        assert refused.status_code == 403, headers
+        assert "was sent from another site" in refused.text
+    assert rows(store, Turn) == 0
+    ours = browser.client.post(
+        url,
+        data={"text": "hi", "key": "ours", "csrf_token": browser.csrf},
+        headers={"Origin": "http://testserver", "Referer": "http://testserver/redteam"},
+    )
+    assert ours.status_code == 200 and rows(store, Turn) == 1
+    assert ours.headers["referrer-policy"] == "same-origin"
+
+
+def test_the_favicon_is_served(browser: Browser):
+    page = browser.get("/")
+    assert '<link rel="icon" href="/static/favicon.svg"' in page.text
+    icon = browser.client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")

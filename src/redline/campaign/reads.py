@@ -11,12 +11,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from redline.campaign.views import AttemptView, CandidateView, TaskView, TurnView
-from redline.errors import NotFoundError, PermissionDenied
+from redline.errors import NotFoundError
 from redline.store.models import Attempt, AttemptStatus, Candidate, Task, Turn
 
 
+def not_yours(kind: str, ident: int) -> str:
+    """One answer for someone else's record and a missing one, so ids cannot be probed."""
+    return f"{kind} {ident} is not one of yours, or does not exist"
+
+
 def attempt_view(session: Session, attempt_id: int, person_id: int) -> AttemptView:
-    """One of the person's attempts with its turns and candidates (others: PermissionDenied)."""
+    """One of the person's attempts with its turns and candidates (others: NotFoundError)."""
     row = session.execute(
         select(
             Attempt.person_id,
@@ -28,10 +33,8 @@ def attempt_view(session: Session, attempt_id: int, person_id: int) -> AttemptVi
             Attempt.actionability,
         ).where(Attempt.id == attempt_id)
     ).first()
-    if row is None:
-        raise NotFoundError(f"attempt {attempt_id} does not exist")
-    if row.person_id != person_id:
-        raise PermissionDenied("this attempt belongs to someone else")
+    if row is None or row.person_id != person_id:
+        raise NotFoundError(not_yours("attempt", attempt_id))
     return AttemptView(
         id=attempt_id,
         task_id=row.task_id,

@@ -36,7 +36,6 @@ from redline.errors import (
     BackendError,
     ConflictError,
     NotFoundError,
-    PermissionDenied,
     RedlineError,
 )
 from redline.store import Store
@@ -147,10 +146,8 @@ class CampaignService:
             .where(Attempt.id == attempt_id)
             .options(selectinload(Attempt.turns).selectinload(Turn.candidates))
         )
-        if attempt is None:
-            raise NotFoundError(f"attempt {attempt_id} does not exist")
-        if attempt.person_id != person_id:
-            raise PermissionDenied("this attempt belongs to someone else")
+        if attempt is None or attempt.person_id != person_id:
+            raise NotFoundError(reads.not_yours("attempt", attempt_id))
         return attempt
 
     def _own_task(
@@ -160,14 +157,12 @@ class CampaignService:
         if with_attempts:
             query = query.options(selectinload(Task.attempts))
         task = session.scalar(query)
-        if task is None:
-            raise NotFoundError(f"task {task_id} does not exist")
-        if task.person_id != person_id:
-            raise PermissionDenied("this task belongs to someone else")
+        if task is None or task.person_id != person_id:
+            raise NotFoundError(reads.not_yours("task", task_id))
         return task
 
     def attempt(self, attempt_id: int, person_id: int) -> AttemptView:
-        """One of the person's attempts (someone else's raises PermissionDenied)."""
+        """One of the person's attempts (someone else's raises NotFoundError, as a missing one)."""
         with self.store.session() as session:
             return reads.attempt_view(session, attempt_id, person_id)
 
@@ -397,10 +392,8 @@ class CampaignService:
         """
         with self._locks[attempt_id % _LOCK_STRIPES], self._write() as session:
             attempt = session.get(Attempt, attempt_id)
-            if attempt is None:
-                raise NotFoundError(f"attempt {attempt_id} does not exist")
-            if attempt.person_id != person_id:
-                raise PermissionDenied("this attempt belongs to someone else")
+            if attempt is None or attempt.person_id != person_id:
+                raise NotFoundError(reads.not_yours("attempt", attempt_id))
             turn = session.scalar(
                 select(Turn)
                 .where(Turn.attempt_id == attempt_id, Turn.index == turn_index)

@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -68,7 +68,9 @@ class TimingAndHeaders:
                     (b"content-security-policy", CSP.encode()),
                     (b"x-content-type-options", b"nosniff"),
                     (b"x-frame-options", b"DENY"),
-                    (b"referrer-policy", b"no-referrer"),
+                    # Our own origin in Origin/Referer (checked on every POST), nothing
+                    # for other sites.
+                    (b"referrer-policy", b"same-origin"),
                 ]
                 # Pages carry personal data and CSRF tokens: never cached. Our own static
                 # files may be.
@@ -156,6 +158,11 @@ def create_app(
     async def invalid_form(request: Request, exc: RequestValidationError) -> Response:
         fields = sorted({str(e.get("loc", ["", "?"])[-1]) for e in exc.errors()})
         return _error_response(request, 400, f"the form is incomplete or wrong: {fields}")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:
+        # Browsers ask for it on every page that names none (JSON, downloads): answer it.
+        return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml")
 
     from redline.platform.routes import admin, auth, redteam, review
 
