@@ -115,5 +115,5 @@ def test_full_size_synthetic(tmp_path: Path) -> None:
     report = _report(tmp_path / "r.db", [path], tmp_path / "out", n_boot=300)
     seen = _render(report, "synthetic-38961")
     assert "38,961 red-team attempts" in seen["text"]
-    assert len(seen["images"]) >= 7  # Figure 1, distributions, people, efficacy, tags, map
+    assert len(seen["images"]) == 6  # Figure 1, distributions, people, efficacy, tags, map
     assert all(_drawn(p) for p in seen["folder"].glob("0[1-9]-*.png"))
