@@ -136,6 +136,9 @@ def test_rules_of_the_conversation(service: CampaignService, person_id: int):
     service.finish(attempt.id, person_id, 4)
     with pytest.raises(ConflictError, match="finished"):
         service.add_turn(attempt.id, person_id, "more", "t9")
+    with pytest.raises(ConflictError, match="already finished with rating 4; a rating is final"):
+        service.finish(attempt.id, person_id, 1)
+    service.finish(attempt.id, person_id, 4)  # the same answer again: a double submit
 
 
 def test_nobody_touches_another_persons_attempt(

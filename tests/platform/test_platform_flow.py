@@ -94,6 +94,8 @@ def test_submitting_the_same_form_twice_creates_nothing_twice(
     browser.finish(attempt, 2)
     again = browser.post(f"/redteam/attempt/{attempt}/finish", {"rating": 2})
     assert again.status_code == 200
+    changed = browser.post(f"/redteam/attempt/{attempt}/finish", {"rating": 4})
+    assert changed.status_code == 409 and "a rating is final" in changed.text
     assert (rows(store, Task), rows(store, Attempt), rows(store, Turn)) == (1, 1, 1)
     assert rows(store, Candidate) == 2 and targets.calls == 1
 

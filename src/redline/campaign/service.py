@@ -437,7 +437,9 @@ class CampaignService:
     ) -> TaskView | None:
         """End an attempt with the 0-4 success rating; finishes the task after the last.
 
-        Finishing twice returns the task as it is (the first rating stands).
+        Finishing twice with the same answers returns the task as it is (a double
+        submit); a different rating for a finished attempt raises :class:`ConflictError`
+        (the first rating stands, and the person is told so).
         """
         score = _check_score(rating, "rating", required=True)
         harm = _check_score(harmfulness, "harmfulness", required=False)
@@ -467,6 +469,15 @@ class CampaignService:
                     if done >= task.size and task.finished_at is None:
                         task.finished_at = now
                 session.flush()
+            elif (attempt.rating, attempt.harmfulness, attempt.actionability) != (
+                float(score) if score is not None else None,
+                harm,
+                action,
+            ):
+                raise ConflictError(
+                    f"this attempt was already finished with rating {attempt.rating:.0f}; "
+                    "a rating is final (start a new attempt to try again)"
+                )
             return reads.task_view(session, task) if task is not None else None
 
 
