@@ -191,3 +191,29 @@ def test_authorization_matrix(new_browser, store: Store):
                 continue
             status = call(who, method, url)
             assert status in {200, 303, 400, 409}, f"{name} {method} {url}: {status}"
+
+
+def test_direction_controls_are_isolated_and_shown(new_browser, targets: Targets):
+    """ "hi \u202eevil" must not read "hi live" to the admin: each piece of people's text is
+    in its own <bdi>, and direction controls are visible markers, never the raw character."""
+    red = new_browser().join().ready_to_red_team()
+    admin = new_browser().join(Role.ADMIN)
+    targets.reply_with("model \u2067says\u2069")
+    attempt = red.start_attempt("task \u202eevil")
+    chat = red.say(attempt, "hi \u202dthere\u200f")
+    red.pick(attempt, 0, 1)
+    finish = red.get(f"/redteam/attempt/{attempt}/finish")
+    red.finish(attempt, 2)
+    pages = {
+        "chat": chat.text,
+        "finish": finish.text,
+        "dashboard": admin.get("/admin").text,
+        "admin attempt": admin.get(f"/admin/attempt/{attempt}").text,
+    }
+    for name, html in pages.items():
+        for raw in "\u202e\u202d\u200f\u2067\u2069":
+            assert raw not in html, f"raw U+{ord(raw):04X} on {name}"
+        assert '<bdi>task <span class="ctl"' in html and "[U+202E]</span>evil</bdi>" in html, name
+    for name in ("chat", "admin attempt"):
+        assert "[U+202D]</span>there<span" in pages[name] and "[U+200F]" in pages[name]
+        assert "[U+2067]</span>says<span" in pages[name] and "[U+2069]" in pages[name]

@@ -6,6 +6,7 @@ people's or models' text): adversarial text is the normal input here.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from urllib.parse import urlsplit
 import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from markupsafe import Markup, escape
 from starlette.datastructures import FormData
 
 from redline.campaign import CampaignService
@@ -36,6 +38,26 @@ HERE = Path(__file__).parent
 SESSION_COOKIE = "redline_session"
 PRE_COOKIE = "redline_pre"  # binds the CSRF token of the sign-in form before a session exists
 
+#: Characters that reorder the text around them (embeddings, overrides, isolates, marks):
+#: "hi \u202eevil" would show as "hi live". Shown as visible markers instead.
+BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def user_text(value: object) -> Markup:
+    """People's and models' text for a page: escaped, isolated from the text around it
+    (``<bdi>``, so right-to-left text cannot spill over the page's labels), and with bidi
+    control characters replaced by visible markers, so reviewers and admins read what was
+    typed, not what it was made to look like."""
+    escaped = str(escape("" if value is None else str(value)))
+    marked = BIDI_CONTROLS.sub(
+        lambda m: (
+            f'<span class="ctl" title="invisible direction control">[U+{ord(m.group()):04X}]</span>'
+        ),
+        escaped,
+    )
+    return Markup(f"<bdi>{marked}</bdi>")
+
+
 templates = jinja2.Environment(
     loader=jinja2.FileSystemLoader(HERE / "templates"),
     autoescape=True,
@@ -43,6 +65,7 @@ templates = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+templates.filters["usertext"] = user_text
 
 
 @dataclass

@@ -3,6 +3,16 @@
   "use strict";
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
 
+  // As the server's usertext filter: isolated (<bdi>), direction controls made visible.
+  var BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+  function userText(value) {
+    var bdi = document.createElement("bdi");
+    bdi.textContent = value.replace(BIDI, function (c) {
+      return "[U+" + ("000" + c.charCodeAt(0).toString(16).toUpperCase()).slice(-4) + "]";
+    });
+    return bdi;
+  }
+
   // Forms are sent once: a double click does not submit twice (the server also
   // deduplicates). Slow forms show their waiting message while the model writes.
   document.querySelectorAll("form.js-once, form.js-wait").forEach(function (form) {
@@ -67,10 +77,10 @@
                 if (i === 0 && link.length === 2) {
                   var a = document.createElement("a");
                   a.href = link[1] + encodeURIComponent(String(row[link[0]]));
-                  a.textContent = value;
+                  a.appendChild(userText(value));
                   td.appendChild(a);
                 } else {
-                  td.textContent = value;
+                  td.appendChild(userText(value));
                 }
                 tr.appendChild(td);
               });
