@@ -40,7 +40,7 @@ from redline.analysis.labels import CAPTION, paper_name
 from redline.analysis.mixed import ModelError, confound_model, member_efficacy
 from redline.analysis.people import attempts_per_person, concentration
 from redline.analysis.success import attack_success
-from redline.analysis.tables import cell_summary
+from redline.analysis.tables import cell_summary, counts
 from redline.analysis.tags import tag_frequencies
 from redline.analysis.template_attacks import template_attacks
 from redline.datasets.pii import pii_counts
@@ -208,26 +208,6 @@ def _captured(notes: dict[str, list[str]], section: str) -> Iterator[None]:
         text = f"{w.category.__name__}: {str(w.message).splitlines()[0]}"
         if text not in seen:
             seen.append(text)
-
-
-def counts(frame: pd.DataFrame) -> dict[str, Any]:
-    """What the header's numbers count. Red-team attempts are those with a known target
-    (Table 1, the number ``redline stats`` counts); records without a target are
-    comparison pairs or attempts not yet assigned, listed apart with their origins."""
-    if not len(frame):
-        return {"n_attempts": 0, "n_people": 0, "origins": {}, "pools": {}, "n_other": 0}
-    red = frame[frame["model_type"].notna()]
-    other = frame[frame["model_type"].isna()]
-    authored = red.dropna(subset=["member"])
-    return {
-        "n_attempts": len(red),
-        "n_people": int(authored["member"].nunique()),
-        "origins": red["origin"].value_counts().to_dict(),
-        "pools": authored.drop_duplicates("member")["pool"].value_counts().to_dict(),
-        "n_other": len(other),
-        "other_origins": other["origin"].value_counts().to_dict(),
-        "n_other_authored": int(other["member"].notna().sum()),
-    }
 
 
 def _replace_dir(built: Path, out: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from redline.datasets.hhrlhf import MODEL_TYPES
@@ -43,3 +45,23 @@ def cell_summary(frame: pd.DataFrame) -> pd.DataFrame:
     table["n"] = table["n"].astype("int64")
     table["n_scored"] = table["n_scored"].astype("int64")
     return table.reset_index(drop=True)
+
+
+def counts(frame: pd.DataFrame) -> dict[str, Any]:
+    """What the header's numbers count. Red-team attempts are those with a known target
+    (Table 1, the number ``redline stats`` counts); records without a target are
+    comparison pairs or attempts not yet assigned, listed apart with their origins."""
+    if not len(frame):
+        return {"n_attempts": 0, "n_people": 0, "origins": {}, "pools": {}, "n_other": 0}
+    red = frame[frame["model_type"].notna()]
+    other = frame[frame["model_type"].isna()]
+    authored = red.dropna(subset=["member"])
+    return {
+        "n_attempts": len(red),
+        "n_people": int(authored["member"].nunique()),
+        "origins": red["origin"].value_counts().to_dict(),
+        "pools": authored.drop_duplicates("member")["pool"].value_counts().to_dict(),
+        "n_other": len(other),
+        "other_origins": other["origin"].value_counts().to_dict(),
+        "n_other_authored": int(other["member"].notna().sum()),
+    }

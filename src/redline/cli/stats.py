@@ -25,9 +25,12 @@ def stats(
     Example: redline stats --json
     """
     from redline.analysis import attempts_frame, cell_summary
+    from redline.analysis.tables import counts
 
     with state(ctx).store.session() as session:
-        table = cell_summary(attempts_frame(session))
+        frame = attempts_frame(session)
+    table = cell_summary(frame)
+    counted = counts(frame)
     if as_json:
         rows = [
             {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
@@ -39,8 +42,9 @@ def stats(
         console.print(
             "The store holds no attempts with a known target yet. Try: redline import FILE"
         )
+        _print_others(counted)
         return
-    out = Table(title="Attempts by model type and size")
+    out = Table(title="Red-team attempts by model type and size")
     out.add_column("model type", no_wrap=True)
     for name in ("size", "n", "mean rating", "mean min harmlessness", "scored"):
         out.add_column(name, justify="right")
@@ -55,3 +59,18 @@ def stats(
         )
     out.add_row("all", "", str(int(table["n"].sum())), "", "", str(int(table["n_scored"].sum())))
     console.print(out)
+    origins = ", ".join(f"{name} {n:,}" for name, n in sorted(counted["origins"].items()))
+    console.print(
+        f"Origins of these {counted['n_attempts']:,} attempts: {origins}.", highlight=False
+    )
+    _print_others(counted)
+
+
+def _print_others(counted: dict[str, object]) -> None:
+    """Say what the table does not count, as the report's header does."""
+    if counted["n_other"]:
+        console.print(
+            f"Not counted: {counted['n_other']:,} records without a target (imported "
+            "comparison pairs); no analysis counts them.",
+            highlight=False,
+        )
