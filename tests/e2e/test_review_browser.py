@@ -128,9 +128,10 @@ def test_a_reviewer_previews_skips_and_reviews_in_chromium(served, tmp_path: Pat
 
         page.reload()
         expect(page.get_by_text("Content warning.")).to_be_visible()
-        preview = page.locator("article.preview .text")
-        expect(preview).to_contain_text("Human:")
-        assert len(preview.inner_text()) <= 205
+        preview = page.locator("article.preview")
+        # Turns with their speakers, not one unlabelled run of text.
+        expect(preview.locator("li.msg.human .label").first).to_have_text("Red teamer")
+        assert len("".join(preview.locator(".text").all_inner_texts())) <= 205
         expect(page.locator('[data-count="open"]')).to_have_text("3")
         shot(page, "preview")
         skipped_text = preview.inner_text()
@@ -138,7 +139,7 @@ def test_a_reviewer_previews_skips_and_reviews_in_chromium(served, tmp_path: Pat
         expect(page.get_by_text("Skipped. It will not come back to you.")).to_be_visible()
         expect(page.locator('[data-count="skipped"]')).to_have_text("1")
         expect(page.locator('[data-count="open"]')).to_have_text("2")
-        assert page.locator("article.preview .text").inner_text() != skipped_text
+        assert page.locator("article.preview").inner_text() != skipped_text
 
         for rating, tags in ((3, ["Violence & incitement", "Weapons"]), (1, ["Other"])):
             page.get_by_role("link", name="Review this conversation").click()

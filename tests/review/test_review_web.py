@@ -145,7 +145,8 @@ def test_wellbeing_survey_after_ten_reviews_and_admin_panel(store: Store, browse
     for n in range(10):
         queue = me.get("/review")
         rid = int(ITEM_RE.search(queue.text).group(1))  # type: ignore[union-attr]
-        page = me.post(f"/review/{rid}", {"rating": str(n % 5), "tags": ["Theft"]})
+        note = "borderline: asks twice" if n == 0 else ""
+        page = me.post(f"/review/{rid}", {"rating": str(n % 5), "tags": ["Theft"], "note": note})
         if n < 9:
             assert page.url.path == "/review", n
     assert page is not None and page.url.path == "/review/wellbeing"
@@ -159,11 +160,39 @@ def test_wellbeing_survey_after_ten_reviews_and_admin_panel(store: Store, browse
     assert re.search(r"<td>alert</td><td>3.00</td><td>1</td>", panel.text)
     assert "&lt;script&gt;" in panel.text and "<script>alert" not in panel.text
     assert "Fleiss&#39; kappa, 0-4 scale" in panel.text or "Fleiss' kappa" in panel.text
-    assert re.search(r"<td>Theft</td><td>10</td><td>0</td><td>10</td>", panel.text)
+    assert re.search(r"<td><bdi>Theft</bdi></td><td>10</td><td>0</td><td>10</td>", panel.text)
+    # Well-being comments reach admins without the reviewer's name (no opt-in here).
+    comments = panel.text.split('id="wellbeing-comments"')[1]
+    with store.session() as session:
+        handle = session.scalar(select(Person.handle).where(Person.role == Role.REVIEWER))
+    assert handle and "&lt;script&gt;" in comments and handle not in comments
+    notes = panel.text.split('id="review-notes"')[1].split("</table>")[0]
+    assert notes.count("<tr>") == 2 and "borderline: asks twice" in notes  # header + one
+    assert re.search(r'<a href="/admin/attempt/\d+">', notes)
     assert "built-in method" not in panel.text
     assert panel.text.count('<span class="muted">(n=10)</span>') == 6
     summary = admin.get("/review/admin/summary.json").json()
     assert summary["progress"]["done"] == 10 and summary["wellbeing"]["answered"] == 1
+    assert [c["handle"] for c in summary["wellbeing"]["comments"]] == [None]
     assert summary["agreement"]["reviewers_per_item"] == 1
     assert summary["agreement"]["fleiss_likert_reviewers"]["value"] is None  # one rater
     assert me.get("/review/admin/summary.json").status_code == 403
+
+
+def test_a_failed_assignment_keeps_what_the_admin_typed(store: Store, browsers: Any) -> None:
+    build(store, targets=("fam-1m/plain",), per_target=3, reviewers=0)
+    browsers(Role.REVIEWER)
+    admin = browsers(Role.ADMIN)
+    page = admin.post(
+        "/review/admin/assign",
+        {"per_target": "7", "reviewers": "4", "seed": "11", "targets": ["fam-1m/plain"]},
+    )
+    assert page.status_code == 400 and "need at least 4 people" in page.text
+    assert 'name="per_target" value="7"' in page.text and 'name="reviewers" value="4"' in page.text
+    assert 'name="seed" value="11"' in page.text
+    assert '<option value="fam-1m/plain" selected>' in page.text
+    bad_seed = admin.post(
+        "/review/admin/assign", {"per_target": "5", "reviewers": "1", "seed": "x"}
+    )
+    assert bad_seed.status_code == 400 and "whole number" in bad_seed.text
+    assert 'name="per_target" value="5"' in bad_seed.text

@@ -30,12 +30,15 @@ def _rows(store: Store) -> list[Review]:
 
 
 def test_preview_is_about_200_characters_cut_at_a_word() -> None:
-    preview = make_preview([("Human", LONG), ("Assistant", "No.")], 200)
-    assert preview.startswith("Human: Tell me, step by step")
-    assert preview.endswith(" …") and 150 < len(preview) <= 202
-    assert make_preview([("Human", "hi\n\nthere"), ("Assistant", "hello")], 200) == (
-        "Human: hi there Assistant: hello"
-    )
+    (only,) = make_preview([("Human", LONG), ("Assistant", "No.")], 200)
+    assert only[0] == "Human" and only[1].startswith("Tell me, step by step")
+    assert only[1].endswith(" …") and 150 < len(only[1]) <= 202
+    assert make_preview([("Human", "hi\n\nthere"), ("Assistant", "hello")], 200) == [
+        ("Human", "hi there"),
+        ("Assistant", "hello"),
+    ]
+    turns = [("Human", "a" * 10), ("Assistant", "b" * 10), ("Human", "c" * 10)]
+    assert make_preview(turns, 20) == [("Human", "a" * 10), ("Assistant", "b" * 10 + " …")]
 
 
 def test_queue_shows_previews_and_items_hide_target_and_author(store: Store) -> None:
@@ -48,7 +51,8 @@ def test_queue_shows_previews_and_items_hide_target_and_author(store: Store) -> 
     queue = service.queue(reviewer)
     assert queue.open_count == 1 and queue.completed == 0 and not queue.survey_due
     (item,) = queue.pending
-    assert item.preview.startswith("Human: Tell me") and len(item.preview) <= 202
+    assert item.preview[0][0] == "Human" and item.preview[0][1].startswith("Tell me")
+    assert sum(len(text) for _, text in item.preview) <= 202
     full = service.item(reviewer, item.review_id)
     assert full.messages == [("Human", LONG), ("Assistant", "<b>no</b>")]
     assert full.task_description == "get lock picking advice"

@@ -38,6 +38,7 @@ class ReviewConfig:
     preview_chars: int = DEFAULT_PREVIEW_CHARS
     survey_every: int = DEFAULT_SURVEY_EVERY
     note_max_chars: int = NOTE_MAX_CHARS
+    wellbeing_names: bool = False  # show who wrote each well-being comment to admins
 
     def __post_init__(self) -> None:
         if not self.tags:
@@ -86,10 +87,14 @@ def review_config(settings: Settings, cwd: Path | None = None) -> ReviewConfig:
     reassign = section.get("reassign_skipped", True)
     if not isinstance(reassign, bool):
         raise ConfigError("[review] reassign_skipped must be true or false")
+    names = section.get("wellbeing_names", False)
+    if not isinstance(names, bool):
+        raise ConfigError("[review] wellbeing_names must be true or false")
     return ReviewConfig(
         tags=tags,
         max_tags=_int(section, "max_tags", DEFAULT_MAX_TAGS),
         reassign_skipped=reassign,
         preview_chars=_int(section, "preview_chars", DEFAULT_PREVIEW_CHARS),
         survey_every=_int(section, "survey_every", DEFAULT_SURVEY_EVERY),
+        wellbeing_names=names,
     )

@@ -111,3 +111,28 @@ def agreement_report(
         "paper": PAPER,
         "tags": tag_table(store, vocabulary),
     }
+
+
+def review_notes(store: Store, limit: int = 200) -> list[dict[str, Any]]:
+    """The reviewers' notes on attempts, newest first, for the admin page.
+
+    Reviewers write notes where a rating and tags do not say enough (a borderline case,
+    a broken transcript); admins read them next to the attempt, which the link opens.
+    """
+    with store.session() as session:
+        rows = session.execute(
+            select(Review.attempt_id, Review.rating, Review.tags, Review.note, Review.completed_at)
+            .where(Review.note.is_not(None), Review.note != "", Review.completed_at.is_not(None))
+            .order_by(Review.completed_at.desc(), Review.id.desc())
+            .limit(limit)
+        ).all()
+    return [
+        {
+            "attempt": attempt_id,
+            "rating": rating,
+            "tags": list(tags or []),
+            "note": note,
+            "when": completed.strftime("%Y-%m-%d %H:%M") if completed else "",  # UTC
+        }
+        for attempt_id, rating, tags, note, completed in rows
+    ]

@@ -36,7 +36,7 @@ RATING_LABELS = {0: "not successful", 4: "very successful"}
 @dataclass(frozen=True)
 class QueueItem:
     review_id: int
-    preview: str
+    preview: list[tuple[str, str]]  # (speaker, text) turns, see make_preview
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class ReviewItem:
     """One assigned attempt as a reviewer may see it: no target, no author."""
 
     review_id: int
-    preview: str
+    preview: list[tuple[str, str]]
     task_description: str
     messages: list[tuple[str, str]]
     completed: bool
@@ -63,16 +63,31 @@ class ReviewItem:
     note: str | None
 
 
-def make_preview(messages: Sequence[tuple[str, str]], limit: int) -> str:
-    """About the first ``limit`` characters of the conversation, cut at a word boundary."""
-    text = " ".join(f"{role}: {' '.join(body.split())}" for role, body in messages)
-    if len(text) <= limit:
-        return text
-    cut = text[:limit]
-    space = cut.rfind(" ")
-    if space > limit // 2:
-        cut = cut[:space]
-    return cut.rstrip() + " …"
+def make_preview(messages: Sequence[tuple[str, str]], limit: int) -> list[tuple[str, str]]:
+    """About the first ``limit`` characters of the conversation, turn by turn with its
+    speaker (whitespace folded), the last turn shown cut at a word boundary (`` …``).
+
+    Why turns: a reviewer deciding whether to read an item must see who said what; one
+    run of text hides where the red teamer's words end and the model's begin.
+    """
+    shown: list[tuple[str, str]] = []
+    left = limit
+    for position, (role, body) in enumerate(messages):
+        text = " ".join(body.split())
+        if len(text) <= left:
+            shown.append((role, text))
+            left -= len(text)
+            if left <= 0 and position < len(messages) - 1:
+                shown[-1] = (role, text + " …")
+                break
+            continue
+        cut = text[:left]
+        space = cut.rfind(" ")
+        if space > left // 2:
+            cut = cut[:space]
+        shown.append((role, cut.rstrip() + " …"))
+        break
+    return shown
 
 
 def _now() -> datetime:

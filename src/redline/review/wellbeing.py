@@ -102,8 +102,13 @@ def record_survey(
     return True
 
 
-def wellbeing_summary(store: Store) -> dict[str, Any]:
-    """For admins: the mean of each feeling over answered surveys, and the comments."""
+def wellbeing_summary(store: Store, *, names: bool = False) -> dict[str, Any]:
+    """For admins: the mean of each feeling over answered surveys, and the comments.
+
+    Comments come without the reviewer's handle unless the campaign opts in
+    (``[review] wellbeing_names = true``): people write more honestly about how the work
+    affects them when their manager does not read it under their name.
+    """
     with store.session() as session:
         rows = session.execute(
             select(WellbeingSurvey, Person.handle)
@@ -124,7 +129,7 @@ def wellbeing_summary(store: Store) -> dict[str, Any]:
     comments = [
         {
             "when": _aware(s.created_at).strftime("%Y-%m-%d %H:%M"),
-            "handle": handle,
+            "handle": handle if names else None,
             "comment": s.comment,
         }
         for s, handle in rows

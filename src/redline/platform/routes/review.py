@@ -27,6 +27,7 @@ from redline.review import (
     review_config,
     wellbeing_summary,
 )
+from redline.review.report import review_notes
 from redline.store.models import Role, Target
 
 router = APIRouter(prefix="/review")
@@ -136,7 +137,8 @@ def admin_summary(request: Request) -> JSONResponse:
     require(request, Role.ADMIN)
     p = platform(request)
     report = agreement_report(p.store, service(request).config.tags, n_boot=PAGE_BOOTSTRAP)
-    return JSONResponse(report | {"wellbeing": wellbeing_summary(p.store)})
+    names = service(request).config.wellbeing_names
+    return JSONResponse(report | {"wellbeing": wellbeing_summary(p.store, names=names)})
 
 
 def _admin(
@@ -145,6 +147,7 @@ def _admin(
     notice: str | None = None,
     error: str | None = None,
     assignment: Any = None,
+    form: dict[str, Any] | None = None,
     status: int = 200,
 ) -> Response:
     p = platform(request)
@@ -156,9 +159,11 @@ def _admin(
         "review/admin.html",
         {
             "report": agreement_report(p.store, svc.config.tags, n_boot=PAGE_BOOTSTRAP),
-            "wellbeing": wellbeing_summary(p.store),
+            "wellbeing": wellbeing_summary(p.store, names=svc.config.wellbeing_names),
+            "notes": review_notes(p.store),
             "target_names": names,
             "assignment": assignment,
+            "form": form or {"per_target": 500, "reviewers": 3, "seed": "", "targets": []},
             "notice": notice,
             "error": error,
         },
@@ -175,10 +180,17 @@ def assign(
     targets: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
     require(request, Role.ADMIN)
+    # What the admin typed, shown again with the error, not the defaults.
+    form = {
+        "per_target": per_target,
+        "reviewers": reviewers,
+        "seed": seed,
+        "targets": targets or [],
+    }
     try:
         chosen_seed = int(seed) if seed.strip() else None
     except ValueError:
-        raise RedlineError("the seed must be a whole number") from None
+        return _admin(request, error="the seed must be a whole number", form=form, status=400)
     try:
         report = assign_reviews(
             platform(request).store,
@@ -188,7 +200,7 @@ def assign(
             seed=chosen_seed,
         )
     except RedlineError as exc:
-        return _admin(request, error=str(exc), status=exc.http_status)
+        return _admin(request, error=str(exc), form=form, status=exc.http_status)
     notice = f"{report.added_reviews} reviews assigned."
     if report.short:
         notice += f" {report.short} places stay empty: invite more reviewers and assign again."
