@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from typer.core import TyperGroup
 
 from redline.config import Settings, load_settings
@@ -25,12 +32,15 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 
 def progress() -> Progress:
-    """The progress bar of long commands: on stderr, so stdout stays machine-readable."""
+    """The progress bar of long commands, with the time left: on stderr, so stdout stays
+    machine-readable."""
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
         console=err_console,
         transient=True,
     )

@@ -5,16 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
-from redline.cli.app import app, console, err_console, state
+from redline.cli.app import app, console, err_console, progress, state
 
 
 @app.command("score")
@@ -59,16 +51,7 @@ def score(
             f"; {left_out} comparison pairs left out (no analysis reads them; --pairs scores them)"
         )
     err_console.print(plan, highlight=False, markup=False)
-    with Progress(
-        TextColumn("scoring"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("remaining"),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
+    with progress() as bar:
         task = bar.add_task("scoring", total=len(ids))
         report = score_store(
             st.store,
