@@ -13,7 +13,7 @@ from sqlalchemy import select
 from redline.errors import NotFoundError, RedlineError
 from redline.review import ReviewConfig, ReviewService, assign_reviews
 from redline.store import Store
-from redline.store.models import Review, Role
+from redline.store.models import Person, Review, Role
 
 
 def _reviews(store: Store) -> list[Review]:
@@ -113,3 +113,34 @@ def test_many_reviewers_stay_balanced(store: Store) -> None:
     load = Counter(r.reviewer_id for r in _reviews(store))
     assert len(load) == 7 and sum(load.values()) == 315
     assert max(load.values()) - min(load.values()) <= 1
+
+
+def test_a_reviewer_who_joins_late_gets_a_fair_share_of_the_open_reviews(store: Store) -> None:
+    """No "nothing to review" until the admin assigns again: open reviews move from the
+    longest queues, never a holder's next item, never one the newcomer wrote or had."""
+    world = build(store, targets=("fam-1m/plain",), per_target=9, reviewers=3)
+    assign_reviews(store, per_target=9, reviewers=1, seed=3)  # 3 open reviews each
+    service = ReviewService(store)
+    nexts = {r: service.queue(r).pending[0].review_id for r in world.reviewers}
+    before = {(r.attempt_id, r.reviewer_id) for r in _reviews(store)}
+    late = add_person(store, "late", Role.REVIEWER)
+
+    queue = service.queue(late)
+    assert queue.open_count == 9 // 4 == 2  # the others' mean after sharing: 7 / 3
+    after = _reviews(store)
+    assert len(after) == len(before) == 9  # moved, none added: the sample is the admin's
+    assert len({r.attempt_id for r in after}) == 9
+    held = Counter(r.reviewer_id for r in after)
+    assert held[late] == 2 and sorted(held[r] for r in world.reviewers) == [2, 2, 3]
+    for reviewer, review_id in nexts.items():  # what each was about to read stays theirs
+        assert service.queue(reviewer).pending[0].review_id == review_id
+    assert service.queue(late).open_count == 2  # a second visit takes nothing more
+
+
+def test_sharing_never_gives_a_reviewer_their_own_attempt(store: Store) -> None:
+    world = build(store, targets=("fam-1m/plain",), per_target=4, redteamers=1, reviewers=1)
+    assign_reviews(store, per_target=4, reviewers=1, seed=0)
+    author = world.redteamers[0]
+    with store.transaction() as session:
+        session.get(Person, author).role = Role.REVIEWER  # type: ignore[union-attr]
+    assert ReviewService(store).queue(author).open_count == 0

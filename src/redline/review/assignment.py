@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -181,3 +181,54 @@ def _assign(
         )
     session.flush()
     return AssignmentReport(targets=report, load={pool[r]: n for r, n in sorted(load.items())})
+
+
+def share_open_reviews(session: Session, newcomer: int) -> int:
+    """Give a reviewer with an empty queue a fair share of the open reviews already
+    assigned to others, within the sample the admin drew; returns how many moved.
+
+    Why: a reviewer invited after the assignment would otherwise see "nothing to review"
+    until the admin assigns again, while others hold long queues. The sample and the
+    reviewers per attempt stay as the admin set them: open reviews move, none are added.
+    Only reviews that are not their holder's next item move (the queue shows the oldest
+    one first, so the item a reviewer may be reading stays theirs), to someone who did
+    not write the attempt and never had it, from whoever holds the most, until the
+    newcomer holds as many as the others' mean.
+    """
+    rows = session.execute(
+        select(Review.id, Review.attempt_id, Review.reviewer_id)
+        .where(Review.completed_at.is_(None))
+        .order_by(Review.assigned_at, Review.id)
+    ).all()
+    queues: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for review_id, attempt_id, reviewer_id in rows:
+        queues[reviewer_id].append((review_id, attempt_id))
+    others = {r: q for r, q in queues.items() if r != newcomer}
+    if not others or queues.get(newcomer):
+        return 0
+    fair = sum(len(q) for q in others.values()) // (len(others) + 1)
+    had = set(session.scalars(select(Review.attempt_id).where(Review.reviewer_id == newcomer)))
+    authored = set(session.scalars(select(Attempt.id).where(Attempt.person_id == newcomer)))
+    moved = 0
+    while moved < fair:
+        donor = max(others, key=lambda r: len(others[r]))
+        movable = [
+            (review_id, attempt_id)
+            for review_id, attempt_id in others[donor][1:]  # never their next item
+            if attempt_id not in had and attempt_id not in authored
+        ]
+        if len(others[donor]) <= moved + 1 or not movable:
+            break
+        review_id, attempt_id = movable[-1]  # the newest: the furthest from being read
+        taken = session.execute(
+            update(Review)
+            .where(Review.id == review_id, Review.reviewer_id == donor)
+            .where(Review.completed_at.is_(None))
+            .values(reviewer_id=newcomer)
+            .execution_options(synchronize_session=False)
+        )
+        others[donor].remove((review_id, attempt_id))
+        if taken.rowcount:  # type: ignore[attr-defined]
+            had.add(attempt_id)
+            moved += 1
+    return moved

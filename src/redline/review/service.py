@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 from redline.datasets import attempt_transcript
 from redline.datasets.transcripts import split_messages
 from redline.errors import ConflictError, NotFoundError, RedlineError
-from redline.review.assignment import pick_reviewers
+from redline.review.assignment import pick_reviewers, share_open_reviews
 from redline.review.config import ReviewConfig
 from redline.review.tags import check_tags
 from redline.review.wellbeing import record_survey, survey_due
@@ -135,7 +135,13 @@ class ReviewService:
         return split_messages(attempt_transcript(attempt))
 
     def queue(self, reviewer_id: int, limit: int = 50) -> QueueView:
-        """Open items (oldest assignment first) with their previews, and the counts."""
+        """Open items (oldest assignment first) with their previews, and the counts.
+
+        A reviewer whose queue is empty first gets a fair share of the open reviews
+        others hold (:func:`share_open_reviews`), so joining late does not mean waiting
+        for the admin to assign again.
+        """
+        self._share_if_empty(reviewer_id)
         with self.store.session() as session:
             rows = session.scalars(
                 select(Review)
@@ -176,6 +182,20 @@ class ReviewService:
             skipped=int(counts.get(True, 0)),
             survey_due=due,
         )
+
+    def _share_if_empty(self, reviewer_id: int) -> None:
+        with self.store.session() as session:
+            has_open = session.scalar(
+                select(Review.id)
+                .where(Review.reviewer_id == reviewer_id, Review.completed_at.is_(None))
+                .limit(1)
+            )
+        if has_open is None:
+            try:
+                with self.store.transaction() as session:
+                    share_open_reviews(session, reviewer_id)
+            except IntegrityError:
+                pass  # two newcomers reached for the same item; the next visit shares again
 
     def item(self, reviewer_id: int, review_id: int) -> ReviewItem:
         with self.store.session() as session:
