@@ -112,7 +112,7 @@ def breakdown(backend: LlamaCppBackend, k: int, tokens: int, seed: int) -> dict[
     ctx = backend._ctx
     spent = {"decode": 0.0, "sample": 0.0}
     orig_decode = NativeContext.decode
-    orig_sample = sampler_mod._Samplers.sample
+    orig_sample = sampler_mod.Samplers.sample
 
     def timed_decode(self: NativeContext, *args: Any, **kw: Any) -> None:
         t0 = time.perf_counter()
@@ -129,14 +129,14 @@ def breakdown(backend: LlamaCppBackend, k: int, tokens: int, seed: int) -> dict[
             spent["sample"] += time.perf_counter() - t0
 
     NativeContext.decode = timed_decode  # type: ignore[method-assign]
-    sampler_mod._Samplers.sample = timed_sample  # type: ignore[method-assign,assignment]
+    sampler_mod.Samplers.sample = timed_sample  # type: ignore[method-assign,assignment]
     try:
         t0 = time.perf_counter()
         run_batched(backend, k, tokens, seed)
         wall = time.perf_counter() - t0
     finally:
         NativeContext.decode = orig_decode  # type: ignore[method-assign]
-        sampler_mod._Samplers.sample = orig_sample  # type: ignore[method-assign]
+        sampler_mod.Samplers.sample = orig_sample  # type: ignore[method-assign]
     del ctx
     return {
         "decode_s": spent["decode"],

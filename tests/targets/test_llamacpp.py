@@ -129,8 +129,8 @@ def test_greedy_is_the_same_for_every_candidate() -> None:
 
 
 @pytest.mark.slow
-def test_concurrent_calls_are_serialised_and_match_sequential_ones() -> None:
-    backend = smollm()
+def test_concurrent_calls_without_batching_are_serialised_and_match_sequential_ones() -> None:
+    backend = LlamaCppBackend("smollm2-135m", settings=_settings(), n_ctx=1024, batching=False)
     conv_a = [SYSTEM, ASK]
     conv_b = [SYSTEM, Message("human", "Name an animal that can fly.")]
     expected_a = [s.text for s in backend.generate(conv_a, n=2, max_tokens=8, seed=5)]

@@ -32,6 +32,7 @@ from typing import Any
 
 from redline.errors import ConfigError
 from redline.targets.base import Backend, Conversation, Message, Sample, Scorer, TargetInfo
+from redline.targets.progress import report as report_progress
 
 #: Defence kind -> the hh-rlhf ``model_type`` label (DESIGN.md section 4).
 MODEL_TYPES: dict[str, str] = {
@@ -312,6 +313,7 @@ class RejectionSamplingTarget:
         )
         for sample in samples:
             sample.meta.setdefault("defence", self.info.defence)
+        report_progress("choosing", len(samples), len(samples))
         return rank_by_harmlessness(conversation, samples, self.scorer, n)
 
 

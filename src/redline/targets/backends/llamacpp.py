@@ -2,9 +2,12 @@
 
 ``LlamaCppBackend("smollm2-135m")`` resolves a built-in model (or a GGUF path), shares one
 loaded model and context per (file, n_ctx) in the process (loading takes seconds, and two
-contexts would double the memory), and serialises calls with the context's lock because
-the web server calls from threads. Every call has a deadline; context overflow drops the
-oldest unpinned turns; an all-blank reply is redrawn once, then reported.
+contexts would double the memory). Calls from many threads (the web server's, the model
+worker's) join one continuous batch per context (``batching.py``): each request's
+candidates are decoded in the same steps as every other waiting request's. With
+``REDLINE_BATCHING=0`` (or ``batching=False``) calls are serialised on the context's lock
+instead, one request's candidates per batch. Every call has a deadline; context overflow
+drops the oldest unpinned turns; an all-blank reply is redrawn once, then reported.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +31,7 @@ from redline.errors import (
     ContextOverflow,
     EmptyGeneration,
 )
+from redline.targets.backends.batching import Request, engine_for
 from redline.targets.backends.embedding import SpanJob, mean_states, plan_groups
 from redline.targets.backends.native import (
     MAX_PARALLEL,
@@ -48,15 +54,17 @@ from redline.targets.backends.sampler import (
     sample_batch,
     seeds_for,
 )
+from redline.targets.backends.switch import batching_enabled
 from redline.targets.base import Message, Sample
 from redline.targets.models import ModelSpec, resolve_model
+from redline.targets.progress import current as current_progress
 
 #: embed()/embed_spans() get ``timeout_s`` per this many tokens of work (at least once).
 EMBED_TOKENS_PER_TIMEOUT = 8192
 
 _registry_lock = threading.Lock()
 _models: dict[Path, NativeModel] = {}
-_contexts: dict[tuple[Path, int] | tuple[Path, int, Path], NativeContext] = {}
+_contexts: dict[tuple[Path, int, bool, Path | None], NativeContext] = {}
 #: LoRA adapters by (model file, adapter file); they live as long as the model.
 _adapters: dict[tuple[Path, Path], object] = {}
 
@@ -86,21 +94,29 @@ def default_threads() -> int:
 
 
 def shared_context(
-    path: Path, n_ctx: int, n_threads: int, lora_path: Path | None = None
+    path: Path,
+    n_ctx: int,
+    n_threads: int,
+    lora_path: Path | None = None,
+    *,
+    batching: bool = False,
 ) -> NativeContext:
-    """The process-wide context for (path, n_ctx, lora), loading the model on first use.
+    """The process-wide context for (path, n_ctx, batching, lora), loading the model on
+    first use.
 
     A LoRA adapter is set on its own context (the weights stay shared), so the plain and
-    the adapted target of one model never see each other's adapter or KV cache."""
+    the adapted target of one model never see each other's adapter or KV cache; it batches
+    its own requests. A batching context has room for many requests' sequences."""
     with _registry_lock:
-        key = (path, n_ctx) if lora_path is None else (path, n_ctx, lora_path)
+        key = (path, n_ctx, batching, lora_path)
         ctx = _contexts.get(key)
         if ctx is not None:
             return ctx
         model = _models.get(path)
         if model is None:
             model = _models[path] = NativeModel(path)
-        ctx = NativeContext(model, ContextConfig(n_ctx=n_ctx, n_threads=n_threads))
+        config = ContextConfig(n_ctx=n_ctx, n_threads=n_threads, batching=batching)
+        ctx = NativeContext(model, config)
         if lora_path is not None:
             try:
                 _attach_lora(ctx, lora_path)
@@ -132,6 +148,16 @@ def _attach_lora(ctx: NativeContext, lora_path: Path) -> None:
         raise BackendUnavailable(f"llama.cpp could not apply the LoRA adapter {lora_path}")
 
 
+@dataclass
+class _Drawn:
+    """What the sampling of one call produced, and how it was scheduled."""
+
+    results: list[SequenceResult]
+    evaluated: int  # prompt tokens evaluated (the rest came from the cache)
+    queue_s: float = 0.0  # waiting for the model before the first decode
+    company: int = 0  # the most other requests decoded in the same step
+
+
 class LlamaCppBackend:
     """A GGUF model through llama-cpp-python, sampling n candidates per call together."""
 
@@ -144,6 +170,7 @@ class LlamaCppBackend:
         n_threads: int | None = None,
         timeout_s: float = 120.0,
         lora_path: str | Path | None = None,
+        batching: bool | None = None,
     ) -> None:
         if n_ctx < 64:
             raise ConfigError(f"n_ctx={n_ctx} is too small for any conversation; use >= 64")
@@ -161,7 +188,11 @@ class LlamaCppBackend:
         self.lora_path = Path(lora_path).absolute() if lora_path is not None else None
         if self.lora_path is not None and not self.lora_path.is_file():
             raise BackendUnavailable(f"LoRA adapter {self.lora_path} does not exist")
-        self._ctx = shared_context(self.path, n_ctx, self.n_threads, self.lora_path)
+        #: Requests from many threads share decode steps (False: one request at a time).
+        self.batching = batching_enabled() if batching is None else batching
+        self._ctx = shared_context(
+            self.path, n_ctx, self.n_threads, self.lora_path, batching=self.batching
+        )
         native = self._ctx.model
         if n_ctx > native.n_ctx_train:
             raise ConfigError(
@@ -222,9 +253,27 @@ class LlamaCppBackend:
                 f"requests, before {what}; retry later or raise timeout_s"
             )
 
+    @contextmanager
+    def _exclusive(self, deadline: float, what: str) -> Iterator[None]:
+        """The context to this call alone: with batching, the batch in progress finishes
+        first and no new request joins until the block ends."""
+        if self.batching:
+            engine = engine_for(self._ctx)
+            try:
+                with engine.exclusive(deadline, what, self.timeout_s):
+                    yield
+            except BackendTimeout as exc:
+                raise BackendTimeout(f"{self.name}: {exc}") from None
+            return
+        self._acquire(deadline, what)
+        try:
+            yield
+        finally:
+            self._ctx.lock.release()
+
     def clear_cache(self) -> None:
         """Forget the cached prompt prefix (benchmarks use it to measure cold prompts)."""
-        with self._ctx.lock:
+        with self._exclusive(time.monotonic() + self.timeout_s, "clearing the cache"):
             self._ctx.clear()
 
     def generate(
@@ -254,15 +303,16 @@ class LlamaCppBackend:
         fitted = self._fit(conversation, max_tokens)
         tokens = self.prompt_tokens(fitted.text)
         seeds = seeds_for(seed, n)
-        results, evaluated = self._sample(
+        drawn = self._sample(
             tokens, seeds, max_tokens, temperature, deadline, ignore_eos=ignore_eos, embed=embed
         )
+        results, evaluated = drawn.results, drawn.evaluated
         redrawn: set[int] = set()
         if not ignore_eos:
             blank = [i for i, r in enumerate(results) if not r.text.strip()]
             if blank:
                 retry_seeds = seeds_for(None if seed is None else seed + 0x9E3779B9, len(blank))
-                again, more = self._sample(
+                again = self._sample(
                     tokens,
                     retry_seeds,
                     max_tokens,
@@ -271,8 +321,10 @@ class LlamaCppBackend:
                     ignore_eos=False,
                     embed=embed,
                 )
-                evaluated += more
-                for i, res in zip(blank, again, strict=True):
+                evaluated += again.evaluated
+                drawn.queue_s += again.queue_s
+                drawn.company = max(drawn.company, again.company)
+                for i, res in zip(blank, again.results, strict=True):
                     results[i] = res
                     redrawn.add(i)
                 still = [i for i in blank if not results[i].text.strip()]
@@ -298,6 +350,12 @@ class LlamaCppBackend:
                 "top_k": TOP_K,
                 "top_p": TOP_P,
                 "batched": n,
+                # scheduling: seconds queued for the model, the most other requests that
+                # shared a decode step, and the tokens of all n sampled replies
+                "queue_s": round(drawn.queue_s, 4),
+                "batched_with": drawn.company,
+                "request_completion_tokens": sum(len(r.tokens) for r in results),
+                "cross_batching": self.batching,
             }
             if i in redrawn:
                 meta["redrawn_blank"] = True
@@ -324,16 +382,13 @@ class LlamaCppBackend:
         *,
         ignore_eos: bool,
         embed: bool,
-    ) -> tuple[list[SequenceResult], int]:
+    ) -> _Drawn:
         """Run as many batches as needed: at most MAX_PARALLEL sequences each, and no
         more than the KV cache holds beside the shared prompt."""
         fit = (self._ctx.kv_size - len(tokens)) // (max_tokens + 1)
         group = max(1, min(MAX_PARALLEL, fit))
-        results: list[SequenceResult] = []
-        evaluated = 0
-        started = time.monotonic()
-        for start in range(0, len(seeds), group):
-            params = SamplingParams(
+        groups = [
+            SamplingParams(
                 max_tokens=max_tokens,
                 temperature=temperature,
                 seeds=seeds[start : start + group],
@@ -343,6 +398,14 @@ class LlamaCppBackend:
                 ignore_eos=ignore_eos,
                 embed=embed,
             )
+            for start in range(0, len(seeds), group)
+        ]
+        if self.batching:
+            return self._sample_batched(tokens, groups)
+        results: list[SequenceResult] = []
+        evaluated = 0
+        started = time.monotonic()
+        for params in groups:
             self._acquire(deadline, "generating")
             try:
                 self._ctx.set_threads(self.n_threads)
@@ -354,7 +417,42 @@ class LlamaCppBackend:
                 res.latency_s += offset
             results.extend(batch)
             evaluated += ev
-        return results, evaluated
+        return _Drawn(results, evaluated, queue_s=0.0)
+
+    def _sample_batched(self, tokens: list[int], groups: list[SamplingParams]) -> _Drawn:
+        """Submit every group to the context's engine at once; they join the batch of
+        whatever else is running (the groups of one call share its prompt)."""
+        engine = engine_for(self._ctx)
+        progress = current_progress()
+        total = sum(len(p.seeds) for p in groups)
+        finished = [0] * len(groups)
+
+        def reporter(index: int) -> Any:
+            def report(stage: str, done: int, _total: int) -> None:
+                finished[index] = done
+                if progress is not None:
+                    progress(stage, sum(finished), total)
+
+            return report
+
+        requests = [
+            engine.submit(Request(tokens, params, self.name, reporter(i)))
+            for i, params in enumerate(groups)
+        ]
+        drawn = _Drawn([], 0)
+        try:
+            for req in requests:
+                engine.wait(req)
+        except BaseException:
+            for req in requests:  # the engine drops what no one waits for any more
+                req.cancelled = True
+            raise
+        for req in requests:
+            drawn.results.extend(req.results)
+            drawn.evaluated += req.evaluated
+            drawn.company = max(drawn.company, req.company)
+        drawn.queue_s = min(req.queue_s for req in requests)
+        return drawn
 
     # -- hidden states -------------------------------------------------------------------
 
@@ -419,8 +517,7 @@ class LlamaCppBackend:
         budget = self._ctx.kv_size - self.n_ctx  # leaves room for a cached prompt
         budget = max(budget, self.n_ctx)
         for group in plan_groups(jobs, budget):
-            self._acquire(deadline, "computing hidden states")
-            try:
+            with self._exclusive(deadline, "computing hidden states"):
                 self._ctx.set_threads(self.n_threads)
                 need = sum(len(jobs[i].prefix) + len(jobs[i].span) for i in group)
                 if need + len(self._ctx.prompt_cache) > self._ctx.kv_size:
@@ -433,8 +530,6 @@ class LlamaCppBackend:
                     deadline=deadline,
                     timeout_s=limit,
                 )
-            finally:
-                self._ctx.lock.release()
             for i, vec in rows.items():
                 out[i] = vec
         return out

@@ -29,6 +29,12 @@ MAX_PARALLEL = 16
 PARALLEL_KV_CELLS = MAX_PARALLEL * 256
 #: Tokens per ``llama_decode`` call when evaluating prompts (also the timeout granularity).
 N_BATCH = 512
+#: Sequences of a context that batches across requests (llama.cpp allows at most 256):
+#: each request takes one for its prompt plus one per candidate (17 for rejection sampling).
+BATCHING_SEQS = 256
+#: KV cells beyond ``n_ctx`` of such a context: the unique prompt tail and the candidates of
+#: every request in the batch (common few-shot prefixes are shared, not duplicated).
+BATCHING_KV_CELLS = 16384
 
 _backend_lock = threading.Lock()
 _backend_ready = False
@@ -235,6 +241,17 @@ class ContextConfig:
     n_ctx: int
     n_threads: int
     flash_attn: int = llc.LLAMA_FLASH_ATTN_TYPE_AUTO
+    #: Room for many requests at once (see ``batching.py``): BATCHING_SEQS sequences and
+    #: BATCHING_KV_CELLS more cells; otherwise one request's MAX_PARALLEL candidates.
+    batching: bool = False
+
+    @property
+    def n_seq_max(self) -> int:
+        return BATCHING_SEQS if self.batching else MAX_PARALLEL + 1
+
+    @property
+    def kv_size(self) -> int:
+        return self.n_ctx + (BATCHING_KV_CELLS if self.batching else PARALLEL_KV_CELLS)
 
 
 class NativeContext:
@@ -249,12 +266,12 @@ class NativeContext:
     def __init__(self, model: NativeModel, config: ContextConfig) -> None:
         self.model = model
         self.config = config
-        self.kv_size = config.n_ctx + PARALLEL_KV_CELLS
+        self.kv_size = config.kv_size
         params = llc.llama_context_default_params()
         params.n_ctx = self.kv_size
         params.n_batch = N_BATCH
         params.n_ubatch = N_BATCH
-        params.n_seq_max = MAX_PARALLEL + 1
+        params.n_seq_max = config.n_seq_max
         params.kv_unified = True
         params.swa_full = True  # lets a partial prompt be removed from sliding-window models
         params.n_threads = config.n_threads
@@ -277,6 +294,8 @@ class NativeContext:
         self.lock = threading.RLock()
         #: tokens currently held by sequence 0 (the cached prompt prefix)
         self.prompt_cache: list[int] = []
+        #: the cross-request batching engine of this context (``batching.engine_for``)
+        self.engine: object | None = None
 
     # -- batches -------------------------------------------------------------------------
 
@@ -329,6 +348,10 @@ class NativeContext:
 
     def seq_copy(self, src: int, dst: int) -> None:
         llc.llama_memory_seq_cp(self.memory, src, dst, -1, -1)
+
+    def seq_copy_range(self, src: int, dst: int, start: int, end: int) -> None:
+        """Let ``dst`` share ``src``'s cells for positions [start, end) (a common prefix)."""
+        llc.llama_memory_seq_cp(self.memory, src, dst, start, end)
 
     def seq_remove(self, seq: int, start: int = -1) -> bool:
         return bool(llc.llama_memory_seq_rm(self.memory, seq, start, -1))

@@ -123,7 +123,7 @@ def evaluate_prompt(ctx: NativeContext, tokens: list[int], params: SamplingParam
     return len(tokens) - keep
 
 
-class _Samplers:
+class Samplers:
     """One llama.cpp sampler chain per sequence, freed on exit."""
 
     def __init__(self, ctx: NativeContext, params: SamplingParams) -> None:
@@ -157,7 +157,9 @@ class _Samplers:
         self.chains = []
 
 
-def _accept(ctx: NativeContext, res: SequenceResult, token: int, params: SamplingParams) -> None:
+def accept_token(
+    ctx: NativeContext, res: SequenceResult, token: int, params: SamplingParams
+) -> None:
     """Record a sampled token and decide whether its sequence is finished."""
     model = ctx.model
     if not params.ignore_eos and model.is_eog(token):
@@ -178,7 +180,7 @@ def _accept(ctx: NativeContext, res: SequenceResult, token: int, params: Samplin
         res.finish_reason = "length"
 
 
-def _partial_report(results: Sequence[SequenceResult]) -> str:
+def partial_report(results: Sequence[SequenceResult]) -> str:
     got = [len(r.tokens) for r in results]
     preview = results[0].data.decode("utf-8", "ignore")[:80] if results else ""
     return f"got {sum(got)} tokens so far over {len(results)} sequence(s) {got}; first: {preview!r}"
@@ -197,12 +199,12 @@ def sample_batch(
     started = time.monotonic()
     evaluated = evaluate_prompt(ctx, prompt, params)
     results = [SequenceResult(seed=s) for s in params.seeds]
-    samplers = _Samplers(ctx, params)
+    samplers = Samplers(ctx, params)
     try:
         for s in range(1, n + 1):
             ctx.seq_copy(0, s)
         for i, res in enumerate(results):
-            _accept(ctx, res, samplers.sample(i, 0), params)
+            accept_token(ctx, res, samplers.sample(i, 0), params)
         pos = len(prompt)
         ctx.set_embeddings(params.embed)
         while True:
@@ -221,7 +223,7 @@ def sample_batch(
             if now > params.deadline:
                 raise BackendTimeout(
                     f"llama.cpp did not finish within {params.timeout_s:g} s while decoding "
-                    f"({_partial_report(results)}); raise timeout_s or lower max_tokens/n"
+                    f"({partial_report(results)}); raise timeout_s or lower max_tokens/n"
                 )
             ctx.decode(rows, what=f"decoding {len(rows)} sequence(s) at position {pos}")
             for row, i in enumerate(owners):
@@ -230,7 +232,7 @@ def sample_batch(
                 if params.embed:
                     res.hidden.append(ctx.hidden(row))
                 if not res.done:
-                    _accept(ctx, res, samplers.sample(i, row), params)
+                    accept_token(ctx, res, samplers.sample(i, row), params)
             pos += 1
     finally:
         samplers.close()
