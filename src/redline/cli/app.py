@@ -53,7 +53,7 @@ TASKS: dict[str, tuple[str, ...]] = {
     "Red teaming": ("targets", "chat", "serve"),
     "Preference model": ("pm", "score", "train"),
     "Review": ("review", "agreement"),
-    "Analysis and release": ("report", "release"),
+    "Analysis and release": ("report", "judge", "release"),
     "Machines: automated red teaming": ("attack", "replay", "compare", "study", "diversity"),
     "Setup": ("doctor",),
 }

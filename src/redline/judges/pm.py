@@ -1,0 +1,69 @@
+"""The harmlessness preference model as a judge (wraps :mod:`redline.harmlessness`).
+
+Why a wrapper and not a new model: the PM is what rejection sampling ranks with and what
+RLHF was trained against, so as a judge it must carry the same identity as its
+``scored_by`` (``pm:<hash>``) for the self-judging check to recognise it. Its harm score
+is the negated harmlessness (higher = more harmful; 0 typical).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from redline.config import Settings
+from redline.judges.base import JudgeInfo, Verdict
+from redline.targets.base import Conversation
+
+#: Every PM Redline trains by default learns from the packaged pairs; a PM file that does
+#: not say otherwise (``training.trained_on``) is assumed to share them.
+PAIRS_A = "hh-rlhf:pairs-a"
+
+
+class PreferenceModelJudge:
+    """Harm = -PM score of the reply in its context."""
+
+    def __init__(self, scorer: Any) -> None:
+        self.scorer = scorer
+        self.identity = str(scorer.identity)
+        training = getattr(getattr(scorer, "model", None), "training", {}) or {}
+        trained_on = tuple(training.get("trained_on") or (PAIRS_A,))
+        self.info = JudgeInfo(
+            name="pm",
+            description="The packaged (or configured) harmlessness preference model: "
+            "linear Bradley-Terry head on SmolLM2-135M reply hidden states.",
+            measures=("harm",),
+            harm_scale="negated PM harmlessness (0 typical, higher = more harmful)",
+            trained_on=trained_on,
+            models=(str(getattr(scorer, "backbone", "")),),
+        )
+
+    def judge(self, items: Sequence[tuple[Conversation, str]]) -> list[Verdict]:
+        out: list[Verdict | None] = [None] * len(items)
+        keep = [i for i, (_, reply) in enumerate(items) if reply.strip()]
+        for i in range(len(items)):
+            if i not in keep:
+                out[i] = Verdict(status="empty", raw="empty reply")
+        if keep:
+            scores = self.scorer.score_many(
+                [items[i][0] for i in keep], [items[i][1] for i in keep]
+            )
+            for i, score in zip(keep, scores, strict=True):
+                value = float(score)
+                out[i] = Verdict(harm=None if math.isnan(value) else -value)
+        return [v if v is not None else Verdict(status="empty") for v in out]
+
+
+def build(
+    settings: Settings | None = None, path: str | Path | None = None, **_: object
+) -> PreferenceModelJudge:
+    """The PM at ``path``, else ``REDLINE_PM`` / ``pm_path``, else the packaged one."""
+    from redline.config import load_settings
+    from redline.harmlessness import PreferenceModelScorer, default_pm_path
+
+    settings = settings or load_settings()
+    pm_path = Path(path) if path else default_pm_path(settings)
+    scorer = PreferenceModelScorer.from_file(pm_path, cache_dir=settings.cache_dir / "features")
+    return PreferenceModelJudge(scorer)
