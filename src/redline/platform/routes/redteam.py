@@ -13,12 +13,14 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, Response
 
 from redline.campaign import AttemptView
-from redline.errors import BackendError, RedlineError
+from redline.errors import BackendError, NotFoundError, PermissionDenied, RedlineError
 from redline.platform import accounts
 from redline.platform.accounts import Viewer
+from redline.platform.progress import BOARD
 from redline.platform.survey import QUESTIONS, answers_from_form
 from redline.platform.web import platform, redirect, render, require
 from redline.store.models import Role
+from redline.targets.progress import reporting
 
 router = APIRouter(prefix="/redteam")
 
@@ -117,6 +119,7 @@ def _chat(
     attempt: AttemptView,
     *,
     error: str | None = None,
+    problem: str = "model",
     draft: str = "",
     key: str | None = None,
     status: int = 200,
@@ -130,6 +133,7 @@ def _chat(
             "attempt": attempt,
             "task": task,
             "error": error,
+            "problem": problem,
             "draft": draft,
             "key": key or uuid.uuid4().hex,
         },
@@ -150,16 +154,46 @@ def chat(request: Request, attempt_id: int) -> Response:
 def send_turn(
     request: Request, attempt_id: int, text: str = Form(""), key: str = Form("")
 ) -> Response:
-    """Generate two candidates and commit them before the page shows them."""
+    """Generate two candidates and commit them before the page shows them.
+
+    Progress goes to :data:`BOARD` (the page polls ``/progress``). Any problem with the
+    message (empty, the chat moved on in another tab, the model failed) re-shows the chat
+    with the draft and the reason: nothing typed is lost."""
     who = _who(request)
     campaign = platform(request).campaign
+    progress_key = (who.person_id, attempt_id, key)
     try:
-        turn = campaign.add_turn(attempt_id, who.person_id, text, key)
-    except BackendError as exc:
-        # Nothing was written: offer the same message, with the same key, again.
+        with reporting(BOARD.callback(progress_key)):
+            turn = campaign.add_turn(attempt_id, who.person_id, text, key)
+    except (NotFoundError, PermissionDenied):
+        raise  # not this person's chat: nothing to re-show
+    except RedlineError as exc:
+        # Nothing was written: offer the same message (with the same key after a model
+        # failure, so a retry cannot duplicate; a fresh key after a form problem).
         attempt = campaign.attempt(attempt_id, who.person_id)
-        return _chat(request, attempt, error=str(exc), draft=text, key=key, status=exc.http_status)
+        model = isinstance(exc, BackendError)
+        return _chat(
+            request,
+            attempt,
+            error=str(exc),
+            problem="model" if model else "form",
+            draft=text,
+            key=key if model else None,
+            status=exc.http_status,
+        )
+    finally:
+        BOARD.forget(progress_key)
     return redirect(f"/redteam/attempt/{attempt_id}#turn-{turn.index}")
+
+
+@router.get("/attempt/{attempt_id}/progress")
+def turn_progress(request: Request, attempt_id: int, key: str = "") -> JSONResponse:
+    """How far the turn sent with ``key`` has got (``{"stage": "unknown"}`` when this
+    process knows nothing of it: not started, done, or sent to another web process)."""
+    who = _who(request)
+    found = BOARD.get((who.person_id, attempt_id, key))
+    body = found.as_json() if found else {"stage": "unknown", "done": 0, "total": 0}
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
 @router.post("/attempt/{attempt_id}/pick")

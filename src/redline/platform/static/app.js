@@ -14,14 +14,55 @@
   }
 
   // Forms are sent once: a double click does not submit twice (the server also
-  // deduplicates). Slow forms show their waiting message while the model writes.
+  // deduplicates). While one is on its way, what would lose or race it is disabled (the
+  // page's other action forms, "Finish this attempt"); the rest (signing out) is not.
+  // Slow forms show their waiting message, with the model's progress when it reports it.
+  var STAGES = {
+    queued: function () { return "Waiting for the model (other people's turns are being written)\u2026"; },
+    writing: function (p) {
+      return "Writing replies\u2026 " + p.done + " of " + p.total;
+    },
+    choosing: function (p) {
+      return "Choosing the 2 least harmful of " + p.total + " replies\u2026";
+    }
+  };
+
+  function busy() {
+    document.querySelectorAll("form.js-once button, form.js-wait button").forEach(function (b) {
+      b.disabled = true;
+    });
+    document.querySelectorAll("a[data-busy-disable]").forEach(function (a) {
+      a.setAttribute("aria-disabled", "true");
+      a.setAttribute("tabindex", "-1");
+      a.classList.add("disabled");
+      a.addEventListener("click", function (e) { e.preventDefault(); });
+    });
+  }
+
+  function pollProgress(form, waiting) {
+    var url = form.dataset.progress;
+    if (!url || !waiting) { return; }
+    var poll = function () {
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (p) {
+          var say = p && STAGES[p.stage];
+          if (say) { waiting.textContent = say(p); }
+        })
+        .catch(function () {});
+    };
+    setInterval(poll, 1000);
+    setTimeout(poll, 300);
+  }
+
   document.querySelectorAll("form.js-once, form.js-wait").forEach(function (form) {
     form.addEventListener("submit", function (event) {
       if (form.dataset.sent) { event.preventDefault(); return; }
       form.dataset.sent = "1";
-      document.querySelectorAll("form button").forEach(function (b) { b.disabled = true; });
+      busy();
       var waiting = form.querySelector(".waiting");
       if (waiting) { waiting.hidden = false; }
+      pollProgress(form, waiting);
     });
   });
 
