@@ -25,14 +25,13 @@ class _RedactTokens(logging.Filter):
 
 
 def _default_targets(settings: Settings, names: list[str]) -> list[str] | None:
-    """Without a configured pool: the plain and HHH-prompted built-ins. Rejection-sampling
-    targets draw 16 samples per reply (tens of seconds on a small CPU), so they join when
-    listed with --target or under [campaign] targets."""
+    """Without a configured pool: every built-in target, rejection sampling included (one
+    of the paper's four conditions). rs16 draws 16 samples per reply; cross-request
+    batching decodes them in the same steps as everyone else's replies, and the chat page
+    shows their progress, so they no longer make the pool unusable."""
     if names or settings.raw.get("campaign", {}).get("targets"):
         return names or None
-    from redline.targets.registry import available_targets
-
-    return [t.name for t in available_targets(settings) if not t.defence.startswith("rs")]
+    return None
 
 
 @app.command("serve")
@@ -53,21 +52,32 @@ def serve(
         False, "--secure-cookies", help="Send cookies over HTTPS only (behind a TLS proxy)."
     ),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
+    batching: bool = typer.Option(
+        True,
+        "--batching/--no-batching",
+        help="Decode turns that arrive together in one model batch (off: one at a time).",
+    ),
 ) -> None:
     """Start the red-team web platform.
 
     On first start (no admin yet) it creates an admin and prints a one-time login URL.
     Models load on the first turn that needs them, in a model worker process: a crash
-    there fails that one turn (the red teamer can retry), never the server. Before it
-    listens, a self-check makes sure llama.cpp runs on this CPU.
+    there fails that one turn (the red teamer can retry), never the server. Turns that
+    arrive while a model is busy join its running batch (--no-batching: one at a time,
+    for comparison). Before it listens, a self-check makes sure llama.cpp runs on this CPU.
 
     Example: redline serve --port 8000
     """
+    import os
+
     import uvicorn
 
     from redline.platform import accounts, create_app
+    from redline.targets.backends.switch import BATCHING_ENV
     from redline.targets.scripted import SCRIPTED_INFO
 
+    # Before the app exists: the model worker process reads it when it starts.
+    os.environ[BATCHING_ENV] = "1" if batching else "0"
     st = state(ctx)
     settings, store = st.settings, st.store
     if scripted:
@@ -89,8 +99,8 @@ def serve(
     console.print(
         f"Redline on http://{shown}:{port}/ with targets: " + ", ".join(t.name for t in pool)
     )
-    if names is not None and not target and not scripted:
-        console.print("(rejection-sampling targets join with --target NAME/rs16)")
+    if not batching:
+        console.print("(cross-request batching is off: each turn is decoded on its own)")
     if token is not None:
         console.print(
             f"Admin login (one-time, valid 24 h): http://{shown}:{port}/invite/{token}",
