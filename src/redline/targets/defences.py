@@ -24,6 +24,7 @@ import inspect
 import json
 import math
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -222,6 +223,11 @@ class PromptedTarget:
         return samples
 
 
+#: Scorers run models of their own (the PM's llama.cpp context), which are not safe to call
+#: from two threads at once; with cross-request batching, two rs turns may finish together.
+_SCORING = threading.Lock()
+
+
 def score_samples(context: Conversation, samples: Sequence[Sample], scorer: Scorer) -> list[float]:
     """Harmlessness of each sample given the red-team ``context``, the cheapest way the
     scorer offers: hidden-state embeddings the backend already computed, then a batch
@@ -229,11 +235,13 @@ def score_samples(context: Conversation, samples: Sequence[Sample], scorer: Scor
     embeddings = [s.meta.get("embedding") for s in samples]
     score_embeddings = getattr(scorer, "score_embeddings", None)
     if callable(score_embeddings) and embeddings and all(e is not None for e in embeddings):
-        scores = list(score_embeddings(embeddings))
+        scores = list(score_embeddings(embeddings))  # arithmetic on arrays: thread-safe
     elif callable(score_batch := getattr(scorer, "score_batch", None)):
-        scores = list(score_batch(context, [s.text for s in samples]))
+        with _SCORING:
+            scores = list(score_batch(context, [s.text for s in samples]))
     else:
-        scores = [scorer.score(context, s.text) for s in samples]
+        with _SCORING:
+            scores = [scorer.score(context, s.text) for s in samples]
     if len(scores) != len(samples):
         raise ValueError(f"the scorer returned {len(scores)} scores for {len(samples)} replies")
     return [float(s) for s in scores]
