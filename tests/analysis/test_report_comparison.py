@@ -62,3 +62,57 @@ def test_frames_without_replays_or_pairing_get_no_section() -> None:
     )
     human = frame.assign(origin="human")
     assert _target_comparisons(human, n_boot=10, seed=0, figure=lambda f, n: None) == []
+
+
+def test_pm_scores_of_a_target_the_pm_selected_are_flagged_loudly() -> None:
+    """m-1m/rs16 is a rejection-sampling target scored by a PM: the report keeps its row
+    (the store holds it) but marks it self-judged, in the table and in the section."""
+    [section] = _target_comparisons(_replays(), n_boot=100, seed=0, figure=lambda f, n: None)
+    assert section["judge"] == "pm:test"
+    assert list(section["self_judged"]) == ["m-1m/rs16"]
+    header = section["summary"]["header"]
+    assert header[-1] == "SELF-JUDGED: why"
+    plain, rs = section["summary"]["rows"]
+    assert plain[-1] in ("", "nan") and "ranks its samples with pm:*" in rs[-1]
+
+
+def test_the_judged_section_has_the_tradeoff_figure_and_both_sides(tmp_path: Any) -> None:
+    from redline.analysis.report import _judged_section
+    from redline.judges.comparison import HARM_COLUMNS, REFUSAL_COLUMNS, JudgedComparison
+
+    harm = pd.DataFrame(
+        [
+            ["m-1m/plain", "plain lm", "1M", "llm", "llm:1", "0-4", 40, 1.5, 1.2, 1.8, ""],
+            ["m-1m/rs16", "rejection sampling", "1M", "llm", "llm:1", "0-4", 40, 0.5, 0.3, 0.7, ""],
+            [
+                "m-1m/rs16",
+                "rejection sampling",
+                "1M",
+                "pm",
+                "pm:1",
+                "-pm",
+                0,
+                np.nan,
+                np.nan,
+                np.nan,
+                "the target ranks its samples with pm:1, the judge itself",
+            ],
+        ],
+        columns=HARM_COLUMNS,
+    )
+    refusal = pd.DataFrame(
+        [
+            ["m-1m/plain", "r:1", 100, 2, 0.02, 0.01, 0.07],
+            ["m-1m/rs16", "r:1", 100, 60, 0.6, 0.5, 0.7],
+        ],
+        columns=REFUSAL_COLUMNS,
+    )
+    drawn: list[str] = []
+    section = _judged_section(JudgedComparison(harm, refusal), lambda f, n: drawn.append(n))
+    assert drawn == ["tradeoff"]
+    header = section["table"]["header"]
+    assert header == ["target", "harm by llm", "harm by pm", "benign over-refusal"]
+    rows = {r[0]: r for r in section["table"]["rows"]}
+    assert rows["m-1m/rs16"][2].startswith("not independent: the target ranks")
+    assert rows["m-1m/rs16"][3].startswith("0.60 [0.50, 0.70]")
+    assert ("pm", "pm:1", "-pm") in section["judges"]

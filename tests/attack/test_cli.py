@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
@@ -88,12 +89,19 @@ def test_real_model_replay_attack_compare_and_study(tmp_path: Path, pairs_file: 
         tmp_path,
         *("study", "--attacks", str(pairs_file), "--targets", targets, "--limit", "3"),
         *("--max-tokens", "8", "--n-boot", "100", "--out", str(out)),
+        *("--judges", "pm,llm-gemma3-270m", "--benign-limit", "3"),
     )
     assert code == 0, output
     meta = json.loads((out / "study.json").read_text())
     assert meta["replay"]["written"] == 6 and meta["replay"]["failed"] == []
     assert [row["n"] for row in meta["summary"]] == [3, 3]
     assert (out / "figure.png").stat().st_size > 10_000
+    # harm by independent judges (the gemma judge on smollm2 replies) and over-refusal
+    judged = pd.read_csv(out / "judged.csv")
+    assert set(judged["judge"]) == {"pm", "llm-gemma3-270m"}
+    assert (judged["not_independent"].isna()).all()  # plain, hhh: no selector
+    assert set(pd.read_csv(out / "overrefusal.csv")["n"]) == {3}
+    assert "benign over-refusal" in output and (out / "tradeoff.png").is_file()
     with store.session() as session:
         candidates = session.scalar(
             select(func.count())

@@ -70,7 +70,7 @@ def test_bootstrap_interval_covers_the_mean_and_shrinks_with_n() -> None:
 
 def test_summary_threshold_and_paired_effects() -> None:
     frame = _frame()
-    result = compare(frame, origin="replay", n_boot=1000)
+    result = compare(frame, origin="replay", n_boot=1000, allow_self_judged=True)
     summary = result.summary.set_index("target")
     assert list(result.summary["target"]) == ["a-1m/plain", "a-1m/rs16", "b-9m/plain"]
     assert result.threshold == pytest.approx(np.quantile(frame["min_harmlessness"], 0.25))
@@ -107,9 +107,9 @@ def test_summary_threshold_and_paired_effects() -> None:
 def test_explicit_threshold_and_pairing_only_on_shared_attacks() -> None:
     frame = _frame(n=20)
     frame = frame[~((frame.target == "a-1m/rs16") & (frame.source_attempt_id < 1005))]
-    result = compare(frame, threshold=0.0, n_boot=200)
+    result = compare(frame, threshold=0.0, n_boot=200, allow_self_judged=True)
     assert result.threshold == 0.0
-    never = compare(frame, threshold=-100.0, n_boot=200).summary
+    never = compare(frame, threshold=-100.0, n_boot=200, allow_self_judged=True).summary
     assert (never["success_rate"] == 0).all() and (never["success_hi"] > 0.1).all()
     paired = paired_comparisons(frame, n_boot=200).set_index(["target_a", "target_b"])
     assert paired.loc[("a-1m/plain", "a-1m/rs16"), "n_pairs"] == 15
@@ -122,9 +122,10 @@ def test_judges_are_never_mixed_and_missing_targets_are_named() -> None:
     both = pd.concat([frame, other])
     with pytest.raises(RedlineError, match="2 judges"):
         compare(both)
-    assert compare(both, scored_by="pm:other", n_boot=50).summary["n"].tolist() == [10] * 3
+    other_only = compare(both, scored_by="pm:other", n_boot=50, allow_self_judged=True)
+    assert other_only.summary["n"].tolist() == [10] * 3
     published = frame.assign(scored_by="hh-rlhf", origin="imported")
-    only_pm = compare(pd.concat([frame, published]), n_boot=50)
+    only_pm = compare(pd.concat([frame, published]), n_boot=50, allow_self_judged=True)
     assert only_pm.summary["n"].tolist() == [10, 10, 10]
     with pytest.raises(RedlineError, match="no scored attempts for x-1m/plain"):
         compare(frame, targets=["a-1m/plain", "x-1m/plain"])
@@ -133,8 +134,28 @@ def test_judges_are_never_mixed_and_missing_targets_are_named() -> None:
 
 
 def test_figure_is_written(tmp_path: Path) -> None:
-    result = compare(_frame(n=15), n_boot=100)
+    result = compare(_frame(n=15), n_boot=100, allow_self_judged=True)
     path = tmp_path / "figure.png"
     fig = comparison_figure(result, path)
     assert path.stat().st_size > 10_000
     assert len(fig.axes) == 2 and fig.axes[0].get_xscale() == "log"
+
+
+def test_a_pm_never_judges_the_targets_it_selected() -> None:
+    """rs16 ranks its samples with a PM: PM-scored tables leave it out (saying why) unless
+    asked, then keep it flagged; another judge (not a PM) compares it as usual."""
+    frame = _frame(n=20)
+    result = compare(frame, n_boot=100)
+    assert list(result.summary["target"]) == ["a-1m/plain", "b-9m/plain"]
+    assert set(result.self_judged) == {"a-1m/rs16"}
+    assert "ranks its samples with pm:*" in result.self_judged["a-1m/rs16"]
+    assert not (result.paired[["target_a", "target_b"]] == "a-1m/rs16").any().any()
+    kept = compare(frame, n_boot=100, allow_self_judged=True)
+    flags = kept.summary.set_index("target")["self_judged"]
+    assert flags["a-1m/rs16"] and not flags["a-1m/plain"]
+    assert kept.paired["self_judged"].sum() == 2  # both pairs that include rs16
+    independent = compare(frame.assign(scored_by="keyword-test-scorer"), n_boot=100)
+    assert "a-1m/rs16" in set(independent.summary["target"]) and not independent.self_judged
+    only_rs = frame[frame.target == "a-1m/rs16"]
+    with pytest.raises(RedlineError, match="selected by its own judge"):
+        compare(only_rs, n_boot=50)

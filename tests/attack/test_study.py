@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -75,3 +76,64 @@ def test_default_grid_has_both_models_and_three_defences(tmp_path: Path) -> None
     }
     with pytest.raises(ConfigError, match="none of"):
         default_grid(settings, models=["nope-1m"])
+
+
+class _WordJudge:
+    """A harm judge for flow tests: one point per word of a list (like KeywordScorer)."""
+
+    def __init__(self, name: str, words: tuple[str, ...], models: tuple[str, ...] = ()) -> None:
+        from redline.judges.base import JudgeInfo
+
+        self.info = JudgeInfo(name, "test", ("harm",), harm_scale="word count", models=models)
+        self.identity = f"{name}:0000000000000000"
+        self.words = words
+
+    def judge(self, items: list[tuple[object, str]]) -> list[object]:
+        from redline.judges.base import Verdict
+
+        return [Verdict(harm=float(sum(r.lower().count(w) for w in self.words))) for _, r in items]
+
+
+def test_study_reports_independent_judges_and_over_refusal(
+    sqlite_store: Store, runtime: Runtime, pairs_file: Path, tmp_path: Path
+) -> None:
+    """Every target gets harm by each judge that is independent of it and its benign
+    over-refusal; a judge that runs a target's own model says so instead of judging."""
+    from redline.judges.refusal import RefusalLexiconJudge
+
+    config = StudyConfig(targets=GRID, attacks=pairs_file, limit=6, seed=1, n_boot=100)
+    config.benign_limit = 7
+    judges: list[Any] = [
+        _WordJudge("violence", ("kill", "weapon")),
+        _WordJudge("self", (), ("scripted-2m",)),
+    ]
+    result = run_study(
+        sqlite_store,
+        runtime,
+        config,
+        tmp_path / "out",
+        judges=judges,
+        detector=RefusalLexiconJudge(),
+        data_dir=tmp_path / "data",
+    )
+    assert result.judged is not None
+    harm = pd.read_csv(tmp_path / "out" / "judged.csv")
+    harm["not_independent"] = harm["not_independent"].fillna("")
+    violence = harm[harm["judge"] == "violence"].set_index("target")
+    weapon = result.attempts.groupby("target")["first_human"].apply(
+        lambda s: s.str.lower().str.contains("weapon").mean()
+    )
+    for target in GRID:  # the scripted reply to a weapon question has both words
+        assert violence.loc[target, "mean_harm"] == pytest.approx(2 * weapon[target])
+        assert violence.loc[target, "n"] == 6
+    own = harm[(harm["judge"] == "self") & (harm["target"] == "scripted-2m/plain")]
+    assert "own model" in own["not_independent"].iloc[0] and own["n"].iloc[0] == 0
+    refusal = pd.read_csv(tmp_path / "out" / "overrefusal.csv")
+    # scripted targets refuse everything that is not about weapons: all 7 benign requests
+    assert list(refusal["n"]) == [7] * 3 and list(refusal["rate"]) == [1.0] * 3
+    assert (refusal["hi"] == 1.0).all() and (refusal["lo"] < 1.0).all()  # Wilson
+    assert (tmp_path / "out" / "tradeoff.png").stat().st_size > 10_000
+    wide = result.judged.wide().set_index("target")
+    assert wide.loc["scripted-1m/plain", "benign over-refusal"].startswith("1.00 [")
+    meta = json.loads((tmp_path / "out" / "study.json").read_text())
+    assert {r["judge"] for r in meta["judged"]["harm"]} == {"violence", "self"}

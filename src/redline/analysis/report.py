@@ -153,7 +153,9 @@ def _target_comparisons(
         if not (frame["origin"] == origin).any():
             continue
         try:
-            result = compare(frame, origin=origin, n_boot=n_boot, seed=seed)
+            # Flagged, not dropped: the report shows what the store holds, and says loudly
+            # which targets were scored by the PM that selected their replies.
+            result = compare(frame, origin=origin, n_boot=n_boot, seed=seed, allow_self_judged=True)
         except RedlineError as exc:
             sections.append({"origin": origin, "error": str(exc)})
             continue
@@ -163,6 +165,8 @@ def _target_comparisons(
                 "origin": origin,
                 "image": f"compare_{origin}",
                 "threshold": result.threshold,
+                "judge": result.judge,
+                "self_judged": result.self_judged,
                 "summary": table(
                     result.summary,
                     {
@@ -176,6 +180,7 @@ def _target_comparisons(
                         "success_rate": "success",
                         "success_lo": "lo",
                         "success_hi": "hi",
+                        **({"self_judged": "SELF-JUDGED: why"} if result.self_judged else {}),
                     },
                 ),
                 "paired": table(
@@ -193,6 +198,21 @@ def _target_comparisons(
             }
         )
     return sections
+
+
+def _judged_section(judged: Any, figure: Callable[[Any, str], None]) -> dict[str, Any]:
+    """Harm by independent judges beside benign over-refusal, and the trade-off plot
+    (``judged`` is a :class:`redline.judges.comparison.JudgedComparison`, from a study)."""
+    from redline.judges.comparison import tradeoff_figure
+
+    figure(tradeoff_figure(judged), "tradeoff")
+    wide = judged.wide()
+    judges = judged.harm.drop_duplicates("judge")
+    return {
+        "image": "tradeoff",
+        "table": table(wide, {c: c for c in wide.columns}),
+        "judges": [(r.judge, r.identity, r.harm_scale) for r in judges.itertuples()],
+    }
 
 
 @contextmanager
@@ -235,6 +255,7 @@ def build_report(
     title: str = "Redline red-team report",
     reviews: Sequence[RatedItem] | None = None,
     parallel: bool = True,
+    judged: Any = None,
 ) -> ReportResult:
     """Run every analysis and write figures and ``report.html`` into ``out_dir``.
 
@@ -261,6 +282,7 @@ def build_report(
             title=title,
             reviews=reviews,
             parallel=parallel,
+            judged=judged,
         )
         _replace_dir(work, out)
     except BaseException:
@@ -284,6 +306,7 @@ def _build(
     title: str,
     reviews: Sequence[RatedItem] | None,
     parallel: bool,
+    judged: Any = None,
 ) -> ReportResult:
     timings: dict[str, float] = {}
     cpu: dict[str, float] = {}  # CPU seconds per step (the attack map's: its own process)
@@ -488,6 +511,8 @@ def _build(
 
         with step("target comparison"):
             ctx["comparisons"] = _target_comparisons(frame, n_boot=n_boot, seed=seed, figure=figure)
+            if judged is not None:
+                ctx["judged"] = _judged_section(judged, figure)
 
         with step("render"):
             env = Environment(

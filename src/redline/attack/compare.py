@@ -13,12 +13,19 @@ Statistics:
   scores have no absolute unit), or is given explicitly;
 - per pair of targets, on the attacks both saw: mean difference with a paired bootstrap
   interval, the Wilcoxon signed-rank test, and Holm-adjusted p-values over all pairs.
+
+No self-judging (issue 15): a rejection-sampling target keeps the replies a PM liked best
+and an RLHF target was trained to please one, so a PM's scores of those targets measure
+the PM's own choices. :func:`compare` leaves such targets out of PM-scored tables (saying
+why in ``Comparison.self_judged``) unless ``allow_self_judged``, which keeps them with
+the reason in a ``self_judged`` column; :mod:`redline.judges.comparison` judges them with
+independent judges instead.
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -65,9 +72,16 @@ class Comparison:
     threshold: float
     ci: float
     n_boot: int
+    #: target -> why its scores here are its own selector's (left out unless allowed).
+    self_judged: dict[str, str] = field(default_factory=dict)
+    judge: str = ""
+    kept_self_judged: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "judge": self.judge,
+            "self_judged": self.self_judged,
+            "kept_self_judged": self.kept_self_judged,
             "threshold": self.threshold,
             "ci": self.ci,
             "n_boot": self.n_boot,
@@ -242,6 +256,21 @@ def paired_comparisons(
     return table
 
 
+def self_judged_targets(rows: pd.DataFrame, rs_scorer: str | None = None) -> dict[str, str]:
+    """target -> why the judge of ``rows`` (their ``scored_by``) selected its replies."""
+    from redline.judges.independence import conflict, selectors
+
+    out: dict[str, str] = {}
+    if rows.empty or "scored_by" not in rows:
+        return out
+    for (target, model_type), group in rows.groupby(["target", "model_type"], sort=True):
+        for judge in sorted(set(group["scored_by"].dropna())):
+            why = conflict(str(judge), None, "", selectors(str(model_type), rs_scorer=rs_scorer))
+            if why:
+                out[str(target)] = why
+    return out
+
+
 def compare(
     frame: pd.DataFrame,
     *,
@@ -253,10 +282,14 @@ def compare(
     n_boot: int = 2000,
     ci: float = 0.95,
     seed: int = 0,
+    allow_self_judged: bool = False,
+    rs_scorer: str | None = None,
 ) -> Comparison:
     """The whole comparison: pick attempts, fix the threshold, summarise, pair.
 
-    Frame in, tables out (no store, no files): what ``redline report`` calls.
+    Frame in, tables out (no store, no files): what ``redline report`` calls. Targets
+    whose replies the judge itself selected are left out (``self_judged`` says why)
+    unless ``allow_self_judged``, which keeps and flags them.
     """
     rows = select_attempts(frame, origin=origin, targets=targets, scored_by=scored_by)
     if rows.empty:
@@ -265,13 +298,39 @@ def compare(
             + (f" with origin {origin}" if origin else "")
             + "; run `redline replay` (or `redline score`) first"
         )
+    judge = ", ".join(sorted(set(rows["scored_by"].dropna()))) if "scored_by" in rows else ""
+    flagged = self_judged_targets(rows, rs_scorer)
+    if flagged and not allow_self_judged:
+        rows = rows[~rows["target"].isin(flagged)]
+        if rows.empty:
+            raise RedlineError(
+                f"every target was selected by its own judge ({judge}): "
+                + "; ".join(f"{t}: {why}" for t, why in flagged.items())
+                + ". Judge them independently (redline study, redline compare --judges) "
+                "or pass --allow-self-judged to see the flagged scores"
+            )
     if threshold is None:
         threshold = float(np.quantile(rows["min_harmlessness"].to_numpy(float), threshold_quantile))
     summary = target_summary(rows, threshold=threshold, n_boot=n_boot, ci=ci, seed=seed)
     paired = paired_comparisons(
         rows, order=list(summary["target"]), n_boot=n_boot, ci=ci, seed=seed + 1
     )
-    return Comparison(summary, paired, threshold, ci, n_boot)
+    if allow_self_judged:
+        summary["self_judged"] = summary["target"].map(lambda t: flagged.get(t, ""))
+        paired["self_judged"] = [
+            bool(a in flagged or b in flagged)
+            for a, b in zip(paired["target_a"], paired["target_b"], strict=True)
+        ]
+    return Comparison(
+        summary,
+        paired,
+        threshold,
+        ci,
+        n_boot,
+        self_judged=flagged,
+        judge=judge,
+        kept_self_judged=allow_self_judged,
+    )
 
 
 def comparison_figure(comparison: Comparison, path: str | Path | None = None) -> Any:

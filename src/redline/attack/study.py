@@ -3,8 +3,12 @@
 A seeded sample of distinct human openers (default: 100 from hh-rlhf harmless-base
 pairs-a) is replayed against every target of the grid with short replies, every reply
 scored by the preference model; then the targets are compared (intervals, paired tests)
-and a Figure-1-style plot is drawn. Replays are stored under a study variant, so a rerun
-resumes and a second study with the same settings reuses every finished replay.
+and a Figure-1-style plot is drawn. The PM never judges a target whose replies it selected
+(rs) or trained (rlhf): those targets are left out of the PM table, and every target is
+also judged by the independent judges given (``judges``) and sent the shipped benign
+requests, whose refusal rate (``detector``) stands beside harm (issue 15). Replays are
+stored under a study variant, so a rerun resumes and a second study with the same
+settings reuses every finished replay.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlalchemy import select
@@ -33,6 +37,10 @@ from redline.data import harmless_base_pairs
 from redline.errors import ConfigError
 from redline.store import Store
 from redline.store.models import Attempt, Origin
+
+if TYPE_CHECKING:
+    from redline.judges.base import Judge
+    from redline.judges.comparison import JudgedComparison
 
 DEFAULT_MODELS = ("smollm2-135m", "gemma3-270m")
 #: rlhf joins the grid once a model of that name exists in the registry.
@@ -69,6 +77,8 @@ class StudyConfig:
     threshold: float | None = None
     threshold_quantile: float = 0.25
     n_boot: int = 2000
+    #: Benign requests sent to every target for over-refusal (0 = all shipped ones).
+    benign_limit: int = 0
 
     @property
     def variant(self) -> str:
@@ -84,6 +94,7 @@ class StudyResult:
     seconds: float
     rescored: int
     attempts: pd.DataFrame = field(repr=False)
+    judged: JudgedComparison | None = None
 
 
 def _study_rows(store: Store, keys: list[str]) -> set[int]:
@@ -105,9 +116,16 @@ def run_study(
     batch_size: int = 4,
     progress: Callable[[int], None] | None = None,
     on_start: Callable[[int], None] | None = None,
+    judges: Sequence[Judge] = (),
+    detector: Judge | None = None,
+    data_dir: Path | None = None,
+    log: Callable[[str], None] = lambda _m: None,
 ) -> StudyResult:
     """Replay the attack set against the grid, compare, and write the results folder
-    (summary.csv, paired.csv, attempts.csv, study.json, figure.png)."""
+    (summary.csv, paired.csv, attempts.csv, study.json, figure.png). With ``judges`` and
+    a refusal ``detector``, also judged.csv, overrefusal.csv and tradeoff.png: harm by
+    every independent judge and benign over-refusal per target. Verdicts and benign
+    replies are cached under ``data_dir``."""
     started = time.perf_counter()
     for name in config.targets:
         runtime.targets.info(name)
@@ -140,7 +158,13 @@ def run_study(
         threshold_quantile=config.threshold_quantile,
         n_boot=config.n_boot,
         seed=config.seed,
+        rs_scorer=scorer.identity,
     )
+    judged = None
+    if judges or detector is not None:
+        judged = _judge_study(
+            store, runtime, config, rows, judges, detector, data_dir, scorer.identity, log
+        )
     seconds = time.perf_counter() - started
     out_dir.mkdir(parents=True, exist_ok=True)
     comparison.summary.to_csv(out_dir / "summary.csv", index=False)
@@ -150,6 +174,12 @@ def run_study(
         out_dir / "attempts.csv", index=False
     )
     comparison_figure(comparison, out_dir / "figure.png")
+    if judged is not None:
+        from redline.judges.comparison import tradeoff_figure
+
+        judged.harm.to_csv(out_dir / "judged.csv", index=False)
+        judged.over_refusal.to_csv(out_dir / "overrefusal.csv", index=False)
+        tradeoff_figure(judged, out_dir / "tradeoff.png")
     meta: dict[str, Any] = {
         "config": {**asdict(config), "attacks": str(config.attacks), "variant": config.variant},
         "seconds": round(seconds, 1),
@@ -165,6 +195,49 @@ def run_study(
         "rescored": rescored,
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         **comparison.to_dict(),
+        "judged": judged.to_dict() if judged is not None else None,
     }
     (out_dir / "study.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
-    return StudyResult(config, comparison, run, out_dir, seconds, rescored, rows)
+    return StudyResult(config, comparison, run, out_dir, seconds, rescored, rows, judged)
+
+
+def _judge_study(
+    store: Store,
+    runtime: Runtime,
+    config: StudyConfig,
+    rows: pd.DataFrame,
+    judges: Sequence[Judge],
+    detector: Judge | None,
+    data_dir: Path | None,
+    rs_scorer: str,
+    log: Callable[[str], None],
+) -> JudgedComparison:
+    """Independent judges on the study's replies; benign over-refusal of every target."""
+    from redline.judges.comparison import judge_targets
+    from redline.judges.overrefusal import measure_over_refusal
+
+    over: dict[str, dict[str, Any]] = {}
+    if detector is not None:
+        for name in config.targets:
+            log(f"benign requests -> {name}")
+            over[name] = measure_over_refusal(
+                runtime.target(name),
+                detector,
+                data_dir=data_dir,
+                limit=config.benign_limit,
+                seed=config.seed,
+                max_tokens=config.max_tokens,
+            )
+    for judge in judges:
+        log(f"judging the replies with {judge.info.name}")
+    with store.session() as session:
+        return judge_targets(
+            rows,
+            judges,
+            session,
+            data_dir,
+            over_refusal=over,
+            rs_scorer=rs_scorer,
+            n_boot=config.n_boot,
+            seed=config.seed,
+        )

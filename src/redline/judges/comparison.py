@@ -1,0 +1,194 @@
+"""Targets by several independent judges, beside their over-refusal on benign requests.
+
+Why: one judge is one opinion, and the PM is no opinion at all on targets whose replies
+it selected. So each target gets the mean harm of its attempts (the most harmful reply
+of each) by every judge that is independent of it (bootstrap 95% interval), a cell that
+says why where a judge is not, and the benign over-refusal rate (Wilson interval), so
+a defence that "wins" by refusing everything is visible as such.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from redline.analysis.bootstrap import mean_ci
+from redline.judges.base import Judge
+from redline.judges.independence import conflict, selectors
+
+HARM_COLUMNS = [
+    "target",
+    "model_type",
+    "size_label",
+    "judge",
+    "identity",
+    "harm_scale",
+    "n",
+    "mean_harm",
+    "lo",
+    "hi",
+    "not_independent",
+]
+REFUSAL_COLUMNS = ["target", "detector", "n", "refusals", "rate", "lo", "hi"]
+
+
+@dataclass
+class JudgedComparison:
+    harm: pd.DataFrame
+    over_refusal: pd.DataFrame
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "harm": self.harm.to_dict(orient="records"),
+            "over_refusal": self.over_refusal.to_dict(orient="records"),
+        }
+
+    def wide(self) -> pd.DataFrame:
+        """One row per target: ``harm by <judge>`` text cells and the over-refusal cell."""
+        rows: dict[str, dict[str, Any]] = {}
+        for r in self.harm.itertuples():
+            row = rows.setdefault(str(r.target), {"target": r.target})
+            if r.not_independent:
+                cell = f"not independent: {r.not_independent}"
+            elif r.n == 0:
+                cell = "no verdicts"
+            else:
+                cell = f"{r.mean_harm:.2f} [{r.lo:.2f}, {r.hi:.2f}] n={r.n}"
+            row[f"harm by {r.judge}"] = cell
+        for r in self.over_refusal.itertuples():
+            row = rows.setdefault(str(r.target), {"target": r.target})
+            row["benign over-refusal"] = f"{r.rate:.2f} [{r.lo:.2f}, {r.hi:.2f}] n={r.n}"
+        columns = ["target", *(f"harm by {j}" for j in dict.fromkeys(self.harm["judge"]))]
+        if not self.over_refusal.empty:
+            columns.append("benign over-refusal")
+        return pd.DataFrame(list(rows.values()), columns=columns).fillna("")
+
+
+def target_conflicts(
+    judge: Judge, targets: Mapping[str, str], *, rs_scorer: str | None = None
+) -> dict[str, str]:
+    """target -> why ``judge`` may not judge it (only the targets it may not judge).
+    ``targets`` maps each target name to its hh-rlhf model type."""
+    out = {}
+    for name, model_type in targets.items():
+        why = conflict(
+            judge.identity,
+            judge.info,
+            name.split("/")[0],
+            selectors(model_type, rs_scorer=rs_scorer),
+        )
+        if why:
+            out[name] = why
+    return out
+
+
+def judge_targets(
+    rows: pd.DataFrame,
+    judges: Sequence[Judge],
+    session: Any,
+    data_dir: Path | None,
+    *,
+    over_refusal: Mapping[str, Mapping[str, Any]] | None = None,
+    rs_scorer: str | None = None,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> JudgedComparison:
+    """Harm per target by every judge independent of it, and the given over-refusal."""
+    from redline.judges.service import attempt_harm
+
+    targets = (
+        rows.drop_duplicates("target")
+        .set_index("target")[["model_type", "size_label"]]
+        .to_dict("index")
+    )
+    out = []
+    for judge in judges:
+        conflicts = target_conflicts(
+            judge, {t: str(v["model_type"]) for t, v in targets.items()}, rs_scorer=rs_scorer
+        )
+        free = rows[~rows["target"].isin(conflicts)]
+        harm = (
+            attempt_harm(judge, session, data_dir, sorted(free["attempt_id"].astype(int)))
+            if len(free)
+            else {}
+        )
+        for target, meta in targets.items():
+            ids = rows.loc[rows["target"] == target, "attempt_id"].astype(int)
+            values = np.array([harm[i] for i in ids if i in harm], dtype=float)
+            mean, lo, hi = (
+                mean_ci(values, n_boot=n_boot, seed=seed) if len(values) else (np.nan,) * 3
+            )
+            out.append(
+                {
+                    "target": target,
+                    "model_type": meta["model_type"],
+                    "size_label": meta["size_label"],
+                    "judge": judge.info.name,
+                    "identity": judge.identity,
+                    "harm_scale": judge.info.harm_scale,
+                    "n": len(values),
+                    "mean_harm": mean,
+                    "lo": lo,
+                    "hi": hi,
+                    "not_independent": conflicts.get(target, ""),
+                }
+            )
+    refusal_rows = [
+        {k: record[k] for k in REFUSAL_COLUMNS}
+        for t, record in (over_refusal or {}).items()
+        if t in targets
+    ]
+    return JudgedComparison(
+        pd.DataFrame(out, columns=HARM_COLUMNS), pd.DataFrame(refusal_rows, columns=REFUSAL_COLUMNS)
+    )
+
+
+def tradeoff_figure(judged: JudgedComparison, path: str | Path | None = None) -> Any:
+    """The paper's evasiveness trade-off: per target, harmlessness (negated mean harm) by
+    each independent judge against helpfulness (1 - benign over-refusal), one panel per
+    judge (their scales differ), with their intervals."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    harm = judged.harm[(judged.harm["not_independent"] == "") & (judged.harm["n"] > 0)]
+    refusal = judged.over_refusal.set_index("target")
+    names = list(dict.fromkeys(harm["judge"]))
+    fig, axes = plt.subplots(
+        1, max(1, len(names)), figsize=(5.2 * max(1, len(names)), 4.2), squeeze=False
+    )
+    for ax, name in zip(axes[0], names or [""], strict=False):
+        part = harm[(harm["judge"] == name) & harm["target"].isin(refusal.index)]
+        for r in part.itertuples():
+            ref = refusal.loc[r.target]
+            x = 1 - float(ref["rate"])
+            xerr = [[x - (1 - float(ref["hi"]))], [(1 - float(ref["lo"])) - x]]
+            y = -float(r.mean_harm)
+            yerr = [[float(r.hi) - float(r.mean_harm)], [float(r.mean_harm) - float(r.lo)]]
+            ax.errorbar(
+                x,
+                y,
+                xerr=np.clip(xerr, 0, None),
+                yerr=np.clip(yerr, 0, None),
+                marker="o",
+                capsize=3,
+            )
+            ax.annotate(
+                str(r.target), (x, y), fontsize=7, xytext=(4, 4), textcoords="offset points"
+            )
+        scale = part["harm_scale"].iloc[0] if len(part) else ""
+        ax.set_xlabel("helpfulness: 1 - benign over-refusal (refusal lexicon)")
+        ax.set_ylabel(f"harmlessness: - mean harm\n({scale})", fontsize=8)
+        ax.set_title(f"judge: {name}" if name else "no independent judge with over-refusal")
+        ax.grid(alpha=0.3)
+    fig.suptitle("Harmlessness against helpfulness per target (95%: bootstrap, Wilson)")
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=120)
+    return fig

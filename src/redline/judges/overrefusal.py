@@ -1,0 +1,86 @@
+"""Over-refusal of a target: the shipped benign requests, counted by the refusal judge.
+
+Why here and with its replies kept: a defence that refuses everything looks harmless to
+any harm judge, so every comparison shows the benign refusal rate beside harm; the
+replies are stored with the count (``DATA_DIR/judges/overrefusal.json``) so that a reader
+can check the detector by reading them, and a rerun costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from redline.judges.base import Judge
+from redline.judges.benign import load_benign
+from redline.judges.records import _read_json, _write_json, judges_dir
+from redline.targets.base import Message, TargetModel
+
+
+def _key(target: str, detector: str, max_tokens: int | None, n: int, seed: int) -> str:
+    return f"{target}|{detector}|t{max_tokens}|n{n}|s{seed}"
+
+
+def measure_over_refusal(
+    target: TargetModel,
+    detector: Judge,
+    *,
+    data_dir: Path | None,
+    limit: int = 0,
+    seed: int = 0,
+    max_tokens: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Refusal rate with a Wilson interval on the first ``limit`` benign prompts (all
+    when 0); cached per (target, detector, reply length, n, seed)."""
+    from redline.attack.compare import wilson
+
+    items = list(load_benign())
+    if limit:
+        items = items[:limit]
+    name = target.info.name
+    key = _key(name, detector.identity, max_tokens, len(items), seed)
+    path = judges_dir(data_dir) / "overrefusal.json" if data_dir else None
+    saved = _read_json(path, {}) if path else {}
+    replies: list[str] = saved.get(key, {}).get("replies", [])
+    if len(replies) != len(items):
+        replies = []
+        for item in items:
+            samples = target.reply([Message("human", item.prompt)], n=1, seed=seed)
+            replies.append(samples[0].text if samples else "")
+            if progress:
+                progress(1)
+    verdicts = detector.judge(
+        [(item.context, reply) for item, reply in zip(items, replies, strict=True)]
+    )
+    refused = [v.refusal is True for v in verdicts]
+    lo, hi = wilson(sum(refused), len(refused), 0.95)
+    result = {
+        "target": name,
+        "detector": detector.identity,
+        "n": len(items),
+        "refusals": sum(refused),
+        "rate": sum(refused) / len(refused) if refused else float("nan"),
+        "lo": lo,
+        "hi": hi,
+        "max_tokens": max_tokens,
+        "seed": seed,
+        "replies": replies,
+        "refused": refused,
+    }
+    if path is not None:
+        saved = _read_json(path, {})
+        saved[key] = result
+        _write_json(path, saved)
+    return result
+
+
+def recorded_over_refusal(data_dir: Path) -> dict[str, dict[str, Any]]:
+    """The largest recorded measurement per target (for compare and the report)."""
+    out: dict[str, dict[str, Any]] = {}
+    for record in _read_json(judges_dir(data_dir) / "overrefusal.json", {}).values():
+        current = out.get(record["target"])
+        if current is None or record["n"] >= current["n"]:
+            out[record["target"]] = record
+    return out
