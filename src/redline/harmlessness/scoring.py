@@ -14,12 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import and_, not_, select
 from sqlalchemy.orm import selectinload
 
 from redline.harmlessness.scorer import PreferenceModelScorer
 from redline.store import Store
-from redline.store.models import Attempt, Candidate, Turn
+from redline.store.models import Attempt, Candidate, Origin, Turn
 from redline.targets.base import Message
 
 
@@ -101,15 +101,16 @@ def _write(store: Store, results: list[_AttemptScores], scored_by: str) -> None:
 def attempts_to_score(store: Store, *, rescore: bool, pairs: bool = False) -> list[int]:
     """Ids of attempts without a min score (all attempts with ``rescore``).
 
-    Records without a target (imported comparison pairs) only with ``pairs``: every
-    analysis reads the scores of red-team attempts (those with a target), none reads a
-    pair's, and scoring 1,600 pairs takes most of an hour on a CPU.
+    Imported records without a target (comparison pairs) only with ``pairs``: every
+    analysis reads the scores of red-team attempts, none reads a pair's, and scoring
+    1,600 pairs takes most of an hour on a CPU.
     """
     query = select(Attempt.id).order_by(Attempt.id)
     if not rescore:
         query = query.where(Attempt.min_harmlessness.is_(None))
     if not pairs:
-        query = query.where(Attempt.target_id.is_not(None))
+        is_pair = and_(Attempt.target_id.is_(None), Attempt.origin == Origin.IMPORTED)
+        query = query.where(not_(is_pair))
     with store.session() as session:
         return list(session.scalars(query))
 
