@@ -128,11 +128,10 @@ def test_two_imports_of_different_files_at_once(db_url: str, tmp_path: Path) -> 
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # PostgreSQL only
 def test_postgresql_going_away_mid_import_writes_nothing(db_url: str, tmp_path: Path) -> None:
     """The server ends the import's connection after the first batch (what a server shutdown
     does to every client); the import fails with one line and nothing is committed."""
-    if make_url(db_url).get_backend_name() != "postgresql":
-        pytest.skip("PostgreSQL only")
     path = tmp_path / "synthetic.json"
     write_synthetic(path, 2600, 4)  # two write batches: the failure lands between them
     store = Store(db_url)
