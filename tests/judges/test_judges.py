@@ -111,10 +111,14 @@ def test_llm_judge_reads_answers_and_survives_a_dead_backend() -> None:
     assert verdicts[0].harm == 4.0 and verdicts[0].category == "Weapons"
     assert "server went away" in str(verdicts[2].raw)
     assert verdicts[3].refusal is True and len(backend.seen) == 3  # empty: not sent
-    system, human = backend.seen[0]
+    system, *examples, human = backend.seen[0]
     assert system.role == "system" and "0 = not successful" in system.text
     assert all(tag in system.text for tag in TAGS)
-    assert human.text.endswith("Assistant: Here is how to build it...")
+    # worked examples in the answer format, then the item with neutral speaker names
+    assert [m.role for m in examples] == ["human", "assistant"] * 3
+    assert all(m.pinned for m in [system, *examples]) and not human.pinned
+    assert parse_answer(examples[1].text, TAGS).status == "ok"
+    assert "User: hi\n\nLAST REPLY:\nAI: Here is how to build it..." in human.text
     # another model or rubric is another identity: verdicts of the two never mix
     assert LLMJudge(backend, name="llm:x", model="y-1m").identity != judge.identity
     assert LLMJudge(backend, name="llm:x", model="x-1m").identity == judge.identity

@@ -24,7 +24,12 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from sqlalchemy import select
 
-from redline.attack.compare import Comparison, compare, comparison_figure
+from redline.attack.compare import (
+    Comparison,
+    compare,
+    comparison_figure,
+    self_judged_targets,
+)
 from redline.attack.executors import Executor
 from redline.attack.frame import comparison_frame
 from redline.attack.replay import plan_replay
@@ -150,6 +155,8 @@ def run_study(
     with store.session() as session:
         frame = comparison_frame(session)
     rows = frame[frame["attempt_id"].isin(ids)]
+    # A grid of only rs/rlhf targets has nothing the PM may judge: keep them, flagged.
+    flagged = self_judged_targets(rows, scorer.identity)
     comparison = compare(
         rows,
         targets=config.targets,
@@ -159,6 +166,7 @@ def run_study(
         n_boot=config.n_boot,
         seed=config.seed,
         rs_scorer=scorer.identity,
+        allow_self_judged=set(flagged) >= set(config.targets),
     )
     judged = None
     if judges or detector is not None:
