@@ -6,7 +6,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from redline.analysis import attempts_frame
+from redline.analysis.frame import attempts_frame
 from redline.analysis.template_attacks import near_duplicate_groups, template_attacks
 from redline.analysis.texts import transcripts_frame
 from redline.datasets import attempt_transcript

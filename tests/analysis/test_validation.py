@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from redline.analysis import attempts_frame, cell_summary
+from redline.analysis.frame import attempts_frame
 from redline.analysis.success import attack_success
+from redline.analysis.tables import cell_summary
 from redline.datasets import import_file
 from redline.datasets.synthetic import synthetic_red_team_records, write_synthetic
 from redline.store import Store

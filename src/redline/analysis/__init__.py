@@ -1,6 +1,6 @@
-"""Analyses: pure functions from the attempts frame to tables and figures."""
+"""Analyses: pure functions from the attempts frame (:mod:`redline.analysis.frame`) to
+tables and figures, and the report that gathers them.
 
-from redline.analysis.frame import attempts_frame
-from redline.analysis.tables import cell_summary
-
-__all__ = ["attempts_frame", "cell_summary"]
+This package imports nothing itself: ``redline stats`` reads Table 1 through
+:mod:`redline.analysis.cells` (SQL, no pandas) and must not pay for pandas here.
+"""

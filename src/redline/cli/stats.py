@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
-import math
+from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from redline.cli.app import app, console, state
 
+if TYPE_CHECKING:
+    from redline.analysis.cells import TableOne
 
-def _fmt(value: float) -> str:
-    return "-" if value is None or math.isnan(value) else f"{value:.3f}"
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 @app.command()
@@ -24,53 +28,45 @@ def stats(
 
     Example: redline stats --json
     """
-    from redline.analysis import attempts_frame, cell_summary
-    from redline.analysis.tables import counts
+    from redline.analysis.cells import table_one
 
     with state(ctx).store.session() as session:
-        frame = attempts_frame(session)
-    table = cell_summary(frame)
-    counted = counts(frame)
+        table = table_one(session)
     if as_json:
-        rows = [
-            {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
-            for row in table.to_dict(orient="records")
-        ]
-        typer.echo(json.dumps(rows, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
+        typer.echo(json.dumps([asdict(cell) for cell in table.cells]))
         return
-    if table.empty:
+    if not table.cells:
         console.print(
             "The store holds no attempts with a known target yet. Try: redline import FILE"
         )
-        _print_others(counted)
+        _print_others(table)
         return
     out = Table(title="Red-team attempts by model type and size")
     out.add_column("model type", no_wrap=True)
     for name in ("size", "n", "mean rating", "mean min harmlessness", "scored"):
         out.add_column(name, justify="right")
-    for row in table.itertuples():
+    for cell in table.cells:
         out.add_row(
-            str(row.model_type),
-            str(row.size_label),
-            str(row.n),
-            _fmt(row.mean_rating),
-            _fmt(row.mean_min_harmlessness),
-            str(row.n_scored),
+            cell.model_type,
+            cell.size_label,
+            str(cell.n),
+            _fmt(cell.mean_rating),
+            _fmt(cell.mean_min_harmlessness),
+            str(cell.n_scored),
         )
-    out.add_row("all", "", str(int(table["n"].sum())), "", "", str(int(table["n_scored"].sum())))
+    total = sum(cell.n for cell in table.cells)
+    out.add_row("all", "", str(total), "", "", str(sum(cell.n_scored for cell in table.cells)))
     console.print(out)
-    origins = ", ".join(f"{name} {n:,}" for name, n in sorted(counted["origins"].items()))
-    console.print(
-        f"Origins of these {counted['n_attempts']:,} attempts: {origins}.", highlight=False
-    )
-    _print_others(counted)
+    origins = ", ".join(f"{name} {n:,}" for name, n in sorted(table.origins.items()))
+    console.print(f"Origins of these {total:,} attempts: {origins}.", highlight=False)
+    _print_others(table)
 
 
-def _print_others(counted: dict[str, object]) -> None:
+def _print_others(table: TableOne) -> None:
     """Say what the table does not count, as the report's header does."""
-    if counted["n_other"]:
+    if table.without_target:
         console.print(
-            f"Not counted: {counted['n_other']:,} records without a target (imported "
+            f"Not counted: {table.without_target:,} records without a target (imported "
             "comparison pairs); no analysis counts them.",
             highlight=False,
         )

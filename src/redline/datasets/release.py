@@ -180,7 +180,7 @@ def build_release(session: Session, out_dir: str | Path) -> ReleaseReport:
     report.records = write_records(cleaned, out / DATA_FILE, ExportFormat.JSONL)
     frame = pd.DataFrame(cleaned, columns=list(RED_TEAM_KEYS))
 
-    from redline.analysis import attempts_frame
+    from redline.analysis.frame import attempts_frame
     from redline.analysis.template_attacks import template_attacks
     from redline.analysis.texts import transcripts_frame
 
