@@ -54,10 +54,3 @@ def mean_ci(
         values, lambda m: m.mean(axis=1), n_boot=n_boot, rng=np.random.default_rng(seed)
     )
     return (float(values.mean()), *percentile_interval(reps, level))
-
-
-def share_ci(
-    flags: np.ndarray, *, n_boot: int = 1000, level: float = 0.95, seed: int = 0
-) -> tuple[float, float, float]:
-    """(share, low, high) of true values among 0/1 ``flags``."""
-    return mean_ci(np.asarray(flags, dtype=float), n_boot=n_boot, level=level, seed=seed)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 from redline.attack.engine import converse
 from redline.attack.executors import Executor
@@ -26,7 +25,6 @@ from redline.store import Store
 from redline.store.models import Origin
 from redline.targets.base import Message
 
-TurnsMode = Literal["first", "all"]
 TURNS_MODES: tuple[str, ...] = ("first", "all")
 
 

@@ -18,15 +18,6 @@ from redline.targets.worker import ModelWorker, WorkerTarget
 _scripted = ScriptedTarget()
 
 
-def scripted_resolver(name: str) -> TargetModel:
-    """Only the instant scripted target (flow demos and load tests)."""
-    from redline.errors import NotFoundError
-
-    if name != SCRIPTED_INFO.name:
-        raise NotFoundError(f"unknown target {name!r}; only {SCRIPTED_INFO.name} is scripted")
-    return _scripted
-
-
 def default_resolver(settings: Settings) -> ResolveTarget:
     """Registry targets (built lazily, cached per process) plus the scripted one."""
 

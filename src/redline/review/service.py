@@ -214,16 +214,6 @@ class ReviewService:
                 note=review.note,
             )
 
-    def next_open(self, reviewer_id: int) -> int | None:
-        """The id of the next open item, or None when the queue is empty."""
-        with self.store.session() as session:
-            return session.scalar(
-                select(Review.id)
-                .where(Review.reviewer_id == reviewer_id, Review.completed_at.is_(None))
-                .order_by(Review.assigned_at, Review.id)
-                .limit(1)
-            )
-
     # -- writing ---------------------------------------------------------------------
 
     def skip(self, reviewer_id: int, review_id: int) -> int | None:
