@@ -32,7 +32,7 @@ def test_eval_saves_a_calibration_that_list_shows(tmp_path: Path) -> None:
     assert "reviews" not in record  # the refusal judge has no harm to compare with ratings
     code, output = _run(tmp_path, "judge", "list")
     assert code == 0 and output.count("never calibrated") == 4
-    assert "detects" in output
+    assert "refusal detected" in output
 
 
 def test_unknown_judge_is_one_line_exit_2(tmp_path: Path) -> None:

@@ -45,9 +45,12 @@ def calibration_row(record: dict[str, Any] | None) -> list[str]:
     split = pairs.get("by_refusal", {})
     n = pairs.get("n_scored", pairs.get("n"))
     accuracy = f"{_ci(pairs.get('accuracy'))} (n={n})" if "accuracy" in pairs else "-"
-    helpful = _ci(benign.get("prefers_helpful"), 2)
+    parts = []
+    if "prefers_helpful" in benign:
+        parts.append(_ci(benign["prefers_helpful"], 2))
     if "refusal_detection" in benign:
-        helpful = f"detects {_ci(benign['refusal_detection'], 2)}"
+        parts.append(f"refusal detected {_ci(benign['refusal_detection'], 2)}")
+    helpful = "; ".join(parts) or "-"
     reviews = record.get("reviews", {})
     review_text = "-"
     if "spearman" in reviews:

@@ -127,7 +127,7 @@ def evaluate_pairs(
 def refusal_split(
     pairs: Sequence[Pair], correct: np.ndarray, ok: np.ndarray, refusal: Judge
 ) -> dict[str, Any]:
-    """Accuracy in four groups by which reply the refusal detector flags."""
+    """Accuracy (ties half) in four groups by which reply the refusal detector flags."""
     items = [(p.context, p.chosen) for p in pairs] + [(p.context, p.rejected) for p in pairs]
     flags = [v.refusal is True for v in refusal.judge(items)]
     n = len(pairs)
@@ -141,8 +141,8 @@ def refusal_split(
     out: dict[str, Any] = {"detector": refusal.identity}
     for name, rule in groups.items():
         member = [j for j, i in enumerate(kept) if rule(flags[i], flags[n + i])]
-        values = correct[member]
-        out[name] = _share(round(values.sum()), len(values))
+        values = correct[member]  # ties count half: a mean, so a bootstrap interval
+        out[name] = {**_interval(values, n_boot=1000, seed=0), "n": len(values)}
     return out
 
 
