@@ -45,6 +45,8 @@ def calibration_row(record: dict[str, Any] | None) -> list[str]:
     split = pairs.get("by_refusal", {})
     n = pairs.get("n_scored", pairs.get("n"))
     accuracy = f"{_ci(pairs.get('accuracy'))} (n={n})" if "accuracy" in pairs else "-"
+    if pairs.get("ties"):  # a judge that ties every pair is at chance by construction
+        accuracy = accuracy[:-1] + f", {pairs['ties']:.0%} ties)"
     parts = []
     if "prefers_helpful" in benign:
         parts.append(_ci(benign["prefers_helpful"], 2))
