@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +132,11 @@ class CrashOnce:
     def reply(self, conversation: Any, n: int = 2, seed: int | None = None) -> Any:
         if not self.marker.exists():
             self.marker.write_text("crashed once")
-            os.kill(os.getpid(), signal.SIGSEGV)
+            # To this thread, not the process: the worker answers requests in threads, and a
+            # process-directed signal may land on another thread a moment later, after this
+            # one has already sent its reply. Never return from here.
+            signal.pthread_kill(threading.get_ident(), signal.SIGSEGV)
+            threading.Event().wait()
         return ScriptedTarget(self.info).reply(conversation, n, seed)
 
 
