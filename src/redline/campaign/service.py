@@ -60,11 +60,6 @@ MAX_MESSAGE_CHARS = 4000
 _LOCK_STRIPES = 64
 
 
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands timestamps back naive; they were written in UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def ensure_target(session: Session, info: TargetInfo) -> Target:
     """The Target row for ``info``, created on first use (safe against a concurrent twin)."""
     row = session.scalar(select(Target).where(Target.name == info.name))
@@ -202,7 +197,7 @@ class CampaignService:
 
     def _touch(self, task: Task, now: datetime) -> None:
         if task.last_active_at is not None:
-            gap = (now - _aware(task.last_active_at)).total_seconds()
+            gap = (now - task.last_active_at).total_seconds()
             if 0 < gap <= self.config.idle_cap_seconds:
                 task.active_seconds = (task.active_seconds or 0.0) + gap
         task.last_active_at = now

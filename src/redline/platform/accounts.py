@@ -67,12 +67,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def create_invite(
     store: Store,
     role: Role,
@@ -163,7 +157,7 @@ def _info(session: Session, invite: Invite) -> InviteInfo:
     if invite.person_id is not None:
         person = session.get(Person, invite.person_id)
         login_for = person.handle if person else None
-    expires = _aware(invite.expires_at)
+    expires = invite.expires_at
     active = (
         invite.revoked_at is None
         and invite.uses < invite.max_uses
@@ -193,7 +187,7 @@ def redeem_invite(store: Store, token: str) -> str:
         invite = session.scalar(select(Invite).where(Invite.token_hash == token_hash(token)))
         if invite is None:
             raise InviteInvalid("this link is not valid; ask your campaign admin for a new one")
-        expires = _aware(invite.expires_at)
+        expires = invite.expires_at
         claimed = session.execute(  # type: ignore[attr-defined]
             update(Invite)
             .where(
@@ -235,7 +229,7 @@ def viewer_for(store: Store, session_token: str) -> Viewer | None:
         if row is None:
             return None
         web, person = row
-        if _aware(web.created_at) + timedelta(days=SESSION_DAYS) < now:  # type: ignore[operator]
+        if web.created_at + timedelta(days=SESSION_DAYS) < now:
             return None
         viewer = Viewer(
             person_id=person.id,
@@ -246,7 +240,7 @@ def viewer_for(store: Store, session_token: str) -> Viewer | None:
             consented=person.consented_at is not None,
             survey_done=person.survey is not None,
         )
-        if now - _aware(web.last_seen_at) > _SEEN_EVERY:  # type: ignore[operator]
+        if now - web.last_seen_at > _SEEN_EVERY:
             web.last_seen_at = now
             session.commit()
     return viewer

@@ -20,8 +20,7 @@ from redline.store.models import Attempt, Review
 
 
 def _order_key(completed: datetime | None, review_id: int) -> tuple[datetime, int]:
-    moment = completed or datetime.min.replace(tzinfo=UTC)
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC), review_id)
+    return (completed or datetime.min.replace(tzinfo=UTC), review_id)
 
 
 def rated_items(store: Store) -> list[RatedItem]:

@@ -8,7 +8,6 @@ empty answer so the survey is not asked again until the next 10 reviews.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -34,11 +33,6 @@ SCALE = (0, 1, 2, 3, 4)
 COMMENT_MAX_CHARS = 4000
 
 
-def _aware(moment: datetime) -> datetime:
-    # SQLite returns naive datetimes (stored in UTC); PostgreSQL returns aware ones.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def reviews_since_survey(session: Session, person_id: int) -> int:
     """Reviews (not skips) this person completed since their last survey (or ever)."""
     last = session.scalar(
@@ -56,8 +50,8 @@ def reviews_since_survey(session: Session, person_id: int) -> int:
     ).all()
     if last is None:
         return len(done)
-    cutoff = _aware(last)
-    return sum(1 for moment in done if moment is not None and _aware(moment) > cutoff)
+    cutoff = last
+    return sum(1 for moment in done if moment is not None and moment > cutoff)
 
 
 def survey_due(session: Session, person_id: int, every: int) -> bool:
@@ -128,7 +122,7 @@ def wellbeing_summary(store: Store, *, names: bool = False) -> dict[str, Any]:
         )
     comments = [
         {
-            "when": _aware(s.created_at).strftime("%Y-%m-%d %H:%M"),
+            "when": s.created_at.strftime("%Y-%m-%d %H:%M"),
             "handle": handle if names else None,
             "comment": s.comment,
         }

@@ -26,6 +26,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -87,7 +88,26 @@ def _enum(cls: type[enum.Enum], name: str) -> Enum:
     )
 
 
-Timestamp = DateTime(timezone=True)
+class Timestamp(TypeDecorator[datetime]):
+    """A moment in UTC, read back time-zone aware on every database.
+
+    Why: PostgreSQL returns aware datetimes, SQLite naive ones; comparing the two raises.
+    Every column of a moment uses this type, so no caller converts (stored values are
+    UTC: Redline writes ``utcnow()`` and converts aware values on the way in).
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            return value.astimezone(UTC)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
 
 
 class Person(Base):
