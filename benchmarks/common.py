@@ -7,5 +7,5 @@ import json
 
 def emit(bench: str, metric: str, value: float, unit: str, **extra: object) -> None:
     """Print ``{"bench", "metric", "value", "unit", ...}`` as one line, flushed at once."""
-    record = {"bench": bench, "metric": metric, "value": round(value, 3), "unit": unit, **extra}
+    record = {"bench": bench, "metric": metric, "value": round(value, 4), "unit": unit, **extra}
     print(json.dumps(record), flush=True)

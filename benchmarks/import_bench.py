@@ -12,25 +12,20 @@ Usage: python benchmarks/import_bench.py [--n 38961] [--db-url URL] [--repeats 3
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
+
+import common
 
 from redline.datasets.synthetic import write_synthetic
 
-
-def emit(metric: str, value: float, unit: str, **extra: object) -> None:
-    print(
-        json.dumps(
-            {"bench": "import", "metric": metric, "value": round(value, 3), "unit": unit, **extra}
-        ),
-        flush=True,
-    )
+emit = partial(common.emit, "import")
 
 
 def run_import(path: Path, db_url: str) -> tuple[float, float]:

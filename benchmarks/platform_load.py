@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import random
 import re
@@ -48,6 +47,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import common as bench_common
 import httpx
 from sqlalchemy import create_engine, text
 
@@ -401,8 +401,7 @@ def bench(db: str, db_url: str, args: argparse.Namespace) -> None:
     }
 
     def emit(metric: str, value: float, unit: str, **extra: object) -> None:
-        line = {"bench": "platform_load", "metric": metric, "value": round(value, 3), "unit": unit}
-        print(json.dumps({**line, **common, **extra}), flush=True)
+        bench_common.emit("platform_load", metric, value, unit, **common, **extra)
 
     if args.real:
         span = max(1e-9, results.last_shown - results.first_send)

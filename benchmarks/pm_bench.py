@@ -12,12 +12,12 @@ Usage: python benchmarks/pm_bench.py [--utterances 32] [--skip-rs]
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from common import emit
 
 from redline.config import load_settings
 from redline.data import harmless_base_pairs
@@ -26,15 +26,6 @@ from redline.harmlessness.pairs import load_pair_files
 from redline.targets.base import Message
 
 PAIRS = harmless_base_pairs()
-
-
-def emit(bench: str, metric: str, value: float, unit: str, **extra: object) -> None:
-    print(
-        json.dumps(
-            {"bench": bench, "metric": metric, "value": round(value, 4), "unit": unit, **extra}
-        ),
-        flush=True,
-    )
 
 
 def throughput(n_utterances: int) -> None:

@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import common
 
 from redline.attack.executors import make_executor
 from redline.attack.replay import replay
@@ -45,9 +46,7 @@ PAIRS = harmless_base_pairs()
 
 
 def emit(target: str, metric: str, value: float, unit: str, **extra: Any) -> None:
-    line = {"bench": "replay", "target": target, "metric": metric, "value": round(value, 4)}
-    line.update(unit=unit, **extra)
-    print(json.dumps(line), flush=True)
+    common.emit("replay", metric, value, unit, target=target, **extra)
 
 
 def reply_seconds(store: Store) -> list[float]:

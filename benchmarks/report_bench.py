@@ -15,19 +15,18 @@ building the report.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
+import common
 
-def emit(metric: str, value: float, unit: str) -> None:
-    line = {"bench": "report", "metric": metric, "value": round(value, 3), "unit": unit}
-    print(json.dumps(line), flush=True)
+emit = partial(common.emit, "report")
 
 
 def build_store(folder: str, n: int) -> str:

@@ -22,8 +22,10 @@ import math
 import random
 import re
 import time
+from functools import partial
 from pathlib import Path
 
+import common
 import numpy as np
 
 from redline.config import load_settings
@@ -63,9 +65,7 @@ def refuses_or_evades(text: str) -> str | None:
     return None
 
 
-def emit(metric: str, value: float, unit: str, **extra: object) -> None:
-    row = {"bench": "rlhf_eval", "metric": metric, "value": round(value, 4), "unit": unit}
-    print(json.dumps({**row, **extra}), flush=True)
+emit = partial(common.emit, "rlhf_eval")
 
 
 def bootstrap_ci(values: np.ndarray, seed: int = 0, n: int = 4000) -> tuple[float, float]:

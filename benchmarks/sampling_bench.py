@@ -18,12 +18,13 @@ from a cold prompt cache, so batched and naive both pay for their prompt evaluat
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
 from collections.abc import Callable
 from typing import Any
+
+import common
 
 from redline.targets.backends import sampler as sampler_mod
 from redline.targets.backends.llamacpp import LlamaCppBackend
@@ -52,9 +53,7 @@ CONVERSATION = [
 
 
 def emit(metric: str, n: int, mode: str, value: float, unit: str, **extra: Any) -> None:
-    line = {"bench": "sampling", "metric": metric, "n": n, "mode": mode}
-    line.update(value=round(value, 4), unit=unit, **extra)
-    print(json.dumps(line), flush=True)
+    common.emit("sampling", metric, value, unit, n=n, mode=mode, **extra)
 
 
 def median_time(fn: Callable[[], object], repeats: int) -> float:
