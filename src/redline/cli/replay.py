@@ -8,16 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
-from redline.cli.app import app, console, err_console, state
+from redline.cli.app import app, console, err_console, progress, state
 from redline.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -76,15 +68,7 @@ def make_runtime(
 @contextmanager
 def progress_bar(label: str) -> Iterator[tuple[Any, Any]]:
     """A Rich bar on stderr; yields (on_start(total), advance(n)) callbacks."""
-    with Progress(
-        TextColumn(label),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
+    with progress() as bar:
         task = bar.add_task(label, total=None)
         yield (
             lambda total: bar.update(task, total=total),
