@@ -18,8 +18,22 @@ from redline.judges.records import _read_json, _write_json, judges_dir
 from redline.targets.base import Message, TargetModel
 
 
-def _key(target: str, detector: str, max_tokens: int | None, n: int, seed: int) -> str:
-    return f"{target}|{detector}|t{max_tokens}|n{n}|s{seed}"
+def _key(target: str, max_tokens: int | None, n: int, seed: int) -> str:
+    return f"{target}|t{max_tokens}|n{n}|s{seed}"
+
+
+def _saved_replies(
+    saved: dict[str, Any], target: str, max_tokens: int | None, n: int, seed: int
+) -> list[str]:
+    """Replies recorded for these settings by any detector: the replies do not depend on
+    who counts the refusals, so a new lexicon recounts without regenerating."""
+    for record in saved.values():
+        same = (record.get("target"), record.get("max_tokens"), record.get("n"))
+        if same == (target, max_tokens, n) and record.get("seed") == seed:
+            replies = record.get("replies", [])
+            if len(replies) == n:
+                return list(replies)
+    return []
 
 
 def measure_over_refusal(
@@ -33,18 +47,19 @@ def measure_over_refusal(
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Refusal rate with a Wilson interval on the first ``limit`` benign prompts (all
-    when 0); cached per (target, detector, reply length, n, seed)."""
+    when 0); replies cached per (target, reply length, n, seed), recounted by the
+    detector every time."""
     from redline.attack.compare import wilson
 
     items = list(load_benign())
     if limit:
         items = items[:limit]
     name = target.info.name
-    key = _key(name, detector.identity, max_tokens, len(items), seed)
+    key = _key(name, max_tokens, len(items), seed)
     path = judges_dir(data_dir) / "overrefusal.json" if data_dir else None
     saved = _read_json(path, {}) if path else {}
-    replies: list[str] = saved.get(key, {}).get("replies", [])
-    if len(replies) != len(items):
+    replies = _saved_replies(saved, name, max_tokens, len(items), seed)
+    if not replies:
         replies = []
         for item in items:
             samples = target.reply([Message("human", item.prompt)], n=1, seed=seed)
@@ -70,7 +85,12 @@ def measure_over_refusal(
         "refused": refused,
     }
     if path is not None:
-        saved = _read_json(path, {})
+        saved = {
+            k: v
+            for k, v in _read_json(path, {}).items()
+            if (v.get("target"), v.get("max_tokens"), v.get("n"), v.get("seed"))
+            != (name, max_tokens, len(items), seed)
+        }
         saved[key] = result
         _write_json(path, saved)
     return result
