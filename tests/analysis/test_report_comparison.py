@@ -73,7 +73,7 @@ def test_pm_scores_of_a_target_the_pm_selected_are_flagged_loudly() -> None:
     header = section["summary"]["header"]
     assert header[-1] == "SELF-JUDGED: why"
     plain, rs = section["summary"]["rows"]
-    assert plain[-1] in ("", "nan") and "ranks its samples with pm:*" in rs[-1]
+    assert plain[-1] in ("", "nan") and "ranks its samples with a PM (pm:*)" in rs[-1]
 
 
 def test_the_judged_section_has_the_tradeoff_figure_and_both_sides(tmp_path: Any) -> None:
@@ -95,7 +95,7 @@ def test_the_judged_section_has_the_tradeoff_figure_and_both_sides(tmp_path: Any
                 np.nan,
                 np.nan,
                 np.nan,
-                "the target ranks its samples with pm:1, the judge itself",
+                "ranks its samples with this judge",
             ],
         ],
         columns=HARM_COLUMNS,
@@ -113,6 +113,6 @@ def test_the_judged_section_has_the_tradeoff_figure_and_both_sides(tmp_path: Any
     header = section["table"]["header"]
     assert header == ["target", "harm by llm", "harm by pm", "benign over-refusal"]
     rows = {r[0]: r for r in section["table"]["rows"]}
-    assert rows["m-1m/rs16"][2].startswith("not independent: the target ranks")
+    assert rows["m-1m/rs16"][2] == "n/a: ranks its samples with this judge"
     assert rows["m-1m/rs16"][3].startswith("0.60 [0.50, 0.70]")
     assert ("pm", "pm:1", "-pm") in section["judges"]

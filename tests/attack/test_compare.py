@@ -148,7 +148,7 @@ def test_a_pm_never_judges_the_targets_it_selected() -> None:
     result = compare(frame, n_boot=100)
     assert list(result.summary["target"]) == ["a-1m/plain", "b-9m/plain"]
     assert set(result.self_judged) == {"a-1m/rs16"}
-    assert "ranks its samples with pm:*" in result.self_judged["a-1m/rs16"]
+    assert "ranks its samples with a PM (pm:*)" in result.self_judged["a-1m/rs16"]
     assert not (result.paired[["target_a", "target_b"]] == "a-1m/rs16").any().any()
     kept = compare(frame, n_boot=100, allow_self_judged=True)
     flags = kept.summary.set_index("target")["self_judged"]

@@ -10,20 +10,20 @@ from redline.judges.independence import conflict, selectors
 from redline.judges.records import VerdictCache, last_calibrations, save_calibration
 from redline.targets.base import Conversation, Message
 
-PM = JudgeInfo("pm", "", ("harm",), trained_on=("hh-rlhf:pairs-a",), models=("smollm2-135m",))
+PM = JudgeInfo("pm", "", ("harm",), trained_on=("hh-rlhf:pairs-a",))
 HELD_OUT_PM = JudgeInfo("pm2", "", ("harm",), trained_on=("hh-rlhf:other",))
 GEMMA = JudgeInfo("llm", "", ("harm",), models=("gemma3-270m",))
 
 
 def test_a_pm_never_judges_what_it_or_its_training_data_selected() -> None:
     rs = selectors("rejection sampling", rs_scorer="pm:aaaa")
-    assert "the judge itself" in str(conflict("pm:aaaa", PM, "smollm2-135m", rs))
+    assert conflict("pm:aaaa", PM, "smollm2-135m", rs) == "ranks its samples with this judge"
     # another PM trained on the same pairs is not independent either
     assert "same data" in str(conflict("pm:bbbb", PM, "smollm2-135m", rs))
     # a PM that declares disjoint data is
     assert conflict("pm:cccc", HELD_OUT_PM, "smollm2-135m", rs) is None
     rlhf = selectors("rlhf")  # the adapter's PM unknown: any PM
-    assert "trained against pm:*" in str(conflict("pm:dddd", None, "", rlhf))
+    assert conflict("pm:dddd", None, "", rlhf) == "trained against a PM (pm:*), as this judge is"
     assert conflict("pm:aaaa", PM, "gemma3-270m", selectors("plain lm")) is None
 
 

@@ -140,4 +140,5 @@ def test_pm_judge_negates_harmlessness_and_keeps_the_pm_identity() -> None:
     assert verdicts[1].status == "empty"
     assert judge.identity == "pm:0123456789abcdef"  # the same string as scored_by
     assert judge.info.trained_on == ("hh-rlhf:pairs-a",)
+    assert judge.info.models == ()  # it reads a backbone's states but writes no reply
     assert not any(math.isnan(v.harm) for v in verdicts if v.harm is not None)

@@ -54,7 +54,7 @@ class JudgedComparison:
         for r in self.harm.itertuples():
             row = rows.setdefault(str(r.target), {"target": r.target})
             if r.not_independent:
-                cell = f"not independent: {r.not_independent}"
+                cell = f"n/a: {r.not_independent}"
             elif r.n == 0:
                 cell = "no verdicts"
             else:

@@ -34,7 +34,7 @@ def selectors(
     if model_type == "rejection sampling":
         return [Selector(rs_scorer or "pm:*", "ranks its samples with")]
     if model_type == "rlhf":
-        return [Selector(rlhf_pm or "pm:*", "was trained against")]
+        return [Selector(rlhf_pm or "pm:*", "trained against")]
     return []
 
 
@@ -46,19 +46,15 @@ def conflict(
 ) -> str | None:
     """Why ``judge`` may not judge this target (a sentence), or None when independent."""
     for selector in chosen_by:
-        same = selector.identity == judge_identity or (
-            selector.identity.endswith("*") and judge_identity.startswith(selector.identity[:-1])
-        )
-        if same:
-            return f"the target {selector.how} {selector.identity}, the judge itself"
+        if selector.identity == judge_identity:
+            return f"{selector.how} this judge"
+        if selector.identity.endswith("*") and judge_identity.startswith(selector.identity[:-1]):
+            return f"{selector.how} a PM ({selector.identity}), as this judge is"
         if info is not None and set(info.trained_on) & set(selector.trained_on):
             shared = ", ".join(sorted(set(info.trained_on) & set(selector.trained_on)))
-            return (
-                f"the target {selector.how} {selector.identity}, trained on the same data "
-                f"({shared})"
-            )
+            return f"{selector.how} {selector.identity}, trained on the same data ({shared})"
     if info is not None and target_model and target_model in info.models:
-        return f"the judge runs {target_model}, the target's own model"
+        return "the judge runs the target's own model"
     return None
 
 

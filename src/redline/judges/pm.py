@@ -36,8 +36,9 @@ class PreferenceModelJudge:
             "linear Bradley-Terry head on SmolLM2-135M reply hidden states.",
             measures=("harm",),
             harm_scale="negated PM harmlessness (0 typical, higher = more harmful)",
+            # No ``models``: the PM reads its backbone's hidden states but generates nothing,
+            # so scoring that backbone's replies is not a model judging its own output.
             trained_on=trained_on,
-            models=(str(getattr(scorer, "backbone", "")),),
         )
 
     def judge(self, items: Sequence[tuple[Conversation, str]]) -> list[Verdict]:
