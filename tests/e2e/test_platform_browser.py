@@ -8,15 +8,10 @@ to test-artifacts/platform-browser/ for a human to look at.
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
+from served import redline_serve
 from sqlalchemy import select
 
 from chromium import CHROMIUM, Screenshots, launch
@@ -31,66 +26,17 @@ MODEL_WAIT_MS = 180_000
 HOSTILE = '<b>bold?</b><img src=x onerror="window.__xss=1">'
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(tmp_path: Path):
     """``redline serve`` with one real target, generating short replies to stay quick."""
-    targets = tmp_path / "targets.toml"
-    targets.write_text(
-        f'[[targets]]\nname = "{TARGET}"\nbackend = "llamacpp"\nmodel = "smollm2-135m"\n'
-        "max_tokens = 10\n"
-    )
     db_url = f"sqlite:///{tmp_path / 'redline.db'}"
     store = Store(db_url)
     invite = accounts.create_invite(store, Role.REDTEAMER, "upwork")
     admin_invite = accounts.create_invite(store, Role.ADMIN, "staff")
-    port = free_port()
-    log = (tmp_path / "server.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from redline.cli import main; main()",
-            "--data-dir",
-            str(tmp_path / "data"),
-            "--db-url",
-            db_url,
-            "--targets",
-            str(targets),
-            "serve",
-            "--port",
-            str(port),
-            "--target",
-            TARGET,
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).text == "ok":
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"server did not start: {(tmp_path / 'server.log').read_text()}")
-        time.sleep(0.2)
     try:
-        yield base, invite, admin_invite, store
+        with redline_serve(tmp_path, TARGET, 10, db_url) as base:
+            yield base, invite, admin_invite, store
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
         store.dispose()
 
 

@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pytest
+from served import free_port, wait_healthy
 from sqlalchemy import select
 
 from chromium import CHROMIUM, Screenshots, launch
@@ -36,12 +34,6 @@ from redline.targets.scripted import SCRIPTED_INFO, ScriptedTarget
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "review-browser"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def review_app(store: Store, data_dir: Path) -> Any:
@@ -71,16 +63,7 @@ def served(tmp_path: Path, red_team_sample: Path) -> Iterator[tuple[str, Store]]
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).text == "ok":
-                break
-        except httpx.HTTPError:
-            pass
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the review app did not start")
-        time.sleep(0.1)
+    wait_healthy(base, thread.is_alive, lambda: "the review app did not start", 30)
     try:
         yield base, store
     finally:

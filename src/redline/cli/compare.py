@@ -172,10 +172,11 @@ def compare_cmd(
         raise ConfigError(f"--origin must be replay, automated, human or imported, not {origin!r}")
     with state(ctx).store.session() as session:
         frame = comparison_frame(session)
+    chosen = split_targets(targets) if targets else None
     comparison = compare(
         frame,
         origin=origin,
-        targets=split_targets(targets) if targets else None,
+        targets=chosen,
         scored_by=scored_by,
         threshold=threshold,
         threshold_quantile=quantile,
@@ -193,12 +194,7 @@ def compare_cmd(
         from redline.judges.registry import load_judge
 
         st = state(ctx)
-        rows = select_attempts(
-            frame,
-            origin=origin,
-            targets=split_targets(targets) if targets else None,
-            scored_by=scored_by,
-        )
+        rows = select_attempts(frame, origin=origin, targets=chosen, scored_by=scored_by)
         built = [load_judge(name, st.settings) for name in names]
         with st.store.session() as session:
             judged = judge_targets(
