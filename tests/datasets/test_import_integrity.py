@@ -23,12 +23,12 @@ from redline.campaign.people import create_person
 from redline.cli import app
 from redline.data import harmless_base_pairs
 from redline.datasets.exporter import ExportFormat, write_records
-from redline.store import Attempt, Candidate, Person, Role, Store, Target, Turn
+from redline.store import Person, Role, Store
+from row_counts import row_counts
 
 TEST_DATA = Path(__file__).resolve().parents[1] / "data"
 SAMPLE = TEST_DATA / "red_team_attempts.sample.json"
 SAMPLE_JSONL = TEST_DATA / "red_team_attempts.sample.jsonl"
-TABLES = (Attempt, Turn, Candidate, Person, Target)
 
 
 def cli(db_url: str, *args: str) -> Any:
@@ -46,18 +46,6 @@ def rejected(result: Any) -> str:
     assert isinstance(result.exception, SystemExit), result.exception
     assert "Traceback" not in result.output
     return flat(result)
-
-
-def snapshot(db_url: str) -> dict[str, int]:
-    store = Store(db_url)
-    try:
-        with store.session() as session:
-            return {
-                m.__tablename__: session.scalar(select(func.count()).select_from(m)) or 0
-                for m in TABLES
-            }
-    finally:
-        store.dispose()
 
 
 def records() -> list[dict[str, Any]]:
@@ -242,11 +230,11 @@ def test_unstorable_text_is_rejected_before_writing(
     lines[4] = lines[4].replace('"task_description": "', f'"task_description": "x{escape}', 1)
     path = tmp_path / "bad.jsonl"
     path.write_text("\n".join(lines))
-    before = snapshot(db_url)
+    before = row_counts(db_url)
     message = rejected(cli(db_url, "import", *(["--dry-run"] if dry_run else []), str(path)))
     assert words in message and "line 5" in message and "field '" in message
     assert "remove it" in message
-    assert snapshot(db_url) == before
+    assert row_counts(db_url) == before
 
 
 def test_unstorable_text_in_unknown_field_keys(db_url: str, tmp_path: Path) -> None:
@@ -254,7 +242,7 @@ def test_unstorable_text_in_unknown_field_keys(db_url: str, tmp_path: Path) -> N
     items = records()[:1]
     path.write_text(json.dumps(items[0])[:-1] + ', "k\\u0000": 1}\n')
     assert "NUL character" in rejected(cli(db_url, "import", str(path)))
-    assert snapshot(db_url)["attempt"] == 0
+    assert row_counts(db_url)["attempt"] == 0
 
 
 # --- tracebacks that became one-line errors ----------------------------------------------
@@ -265,7 +253,7 @@ def test_member_id_beyond_64_bits(db_url: str, tmp_path: Path) -> None:
     items[2]["red_team_member_id"] = 10**30
     message = rejected(cli(db_url, "import", str(jsonl(tmp_path / "big.jsonl", items))))
     assert "line 3" in message and "red_team_member_id" in message and "64-bit" in message
-    assert snapshot(db_url)["attempt"] == 0
+    assert row_counts(db_url)["attempt"] == 0
 
 
 @pytest.mark.parametrize("layout", ["jsonl", "array", "field"])
@@ -282,7 +270,7 @@ def test_deeply_nested_json(db_url: str, tmp_path: Path, layout: str) -> None:
     assert "nested" in message and (
         "line 2" in message or "record [1]" in message or "line 1" in message
     )
-    assert snapshot(db_url)["attempt"] == 0
+    assert row_counts(db_url)["attempt"] == 0
 
 
 # --- smaller cases -----------------------------------------------------------------------
@@ -306,7 +294,7 @@ def test_broken_json_in_a_single_line_array_names_the_record(db_url: str, tmp_pa
     path.write_text(text[:cut] + "{" + text[cut:])
     message = rejected(cli(db_url, "import", str(path)))
     assert "record [1]" in message and "broken JSON" in message
-    assert snapshot(db_url)["attempt"] == 0
+    assert row_counts(db_url)["attempt"] == 0
 
 
 def test_exports_follow_the_umask(db_url: str, tmp_path: Path, umask_022: None) -> None:
@@ -350,7 +338,7 @@ def test_a_file_mixing_the_two_kinds_says_so(db_url: str, tmp_path: Path, order:
     message = rejected(cli(db_url, "import", str(jsonl(tmp_path / "mixed.jsonl", items))))
     assert "mixes the two kinds" in message and "own file" in message
     assert "missing field" not in message
-    assert snapshot(db_url)["attempt"] == 0
+    assert row_counts(db_url)["attempt"] == 0
 
 
 def test_duplicates_within_the_file_are_not_called_stored(db_url: str, tmp_path: Path) -> None:
@@ -382,7 +370,7 @@ def test_an_empty_export_imports_back(db_url: str, tmp_path: Path, fmt: str, kin
     result = cli(db_url, "import", str(out))
     assert result.exit_code == 0, result.output
     assert "no records" in result.output
-    assert snapshot(db_url)["attempt"] == 0
+    assert row_counts(db_url)["attempt"] == 0
 
 
 def test_write_records_streams_the_published_array_layout(tmp_path: Path) -> None:

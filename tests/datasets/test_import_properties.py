@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete
 from typer.testing import CliRunner
 
 from redline.cli import app
@@ -32,6 +32,7 @@ from redline.datasets.exporter import (
 )
 from redline.datasets.hhrlhf import MODEL_TYPES, RED_TEAM_KEYS, TD_SCORE_KEY_FIXED
 from redline.store import Attempt, Candidate, Person, Store, Target, Turn
+from row_counts import row_counts
 
 TEST_DATA = Path(__file__).resolve().parents[1] / "data"
 SAMPLE = json.loads((TEST_DATA / "red_team_attempts.sample.json").read_text())
@@ -229,18 +230,6 @@ def mutated_lines(draw: st.DrawFn) -> str:
     )
 
 
-def snapshot(db_url: str) -> dict[str, int]:
-    store = Store(db_url)
-    try:
-        with store.session() as session:
-            return {
-                m.__tablename__: session.scalar(select(func.count()).select_from(m)) or 0
-                for m in (Attempt, Turn, Candidate, Person, Target)
-            }
-    finally:
-        store.dispose()
-
-
 @settings(max_examples=60, deadline=None, suppress_health_check=FIXTURE_OK)
 @given(
     lines=st.lists(mutated_lines(), min_size=1, max_size=4),
@@ -254,7 +243,7 @@ def test_fuzzed_files_import_cleanly_or_are_refused_cleanly(
     text = "[" + ",\n".join(lines) + "]" if layout == "array" else "\n".join(lines) + "\n"
     data = text.encode("utf-8", "surrogatepass")
     path.write_bytes(gzip.compress(data) if layout.endswith(".gz") else data)
-    before = snapshot(db_url)
+    before = row_counts(db_url)
     result = CliRunner().invoke(app, ["--db-url", db_url, "import", *flags, str(path)])
     assert result.exit_code in (0, 2), (result.output, result.exception)
     event(f"exit {result.exit_code}")
@@ -263,7 +252,7 @@ def test_fuzzed_files_import_cleanly_or_are_refused_cleanly(
     )
     assert "Traceback" not in result.output
     if result.exit_code == 2 or "--dry-run" in flags:
-        assert snapshot(db_url) == before, result.output
+        assert row_counts(db_url) == before, result.output
     if result.exit_code == 2:
         message = " ".join(result.output.split())
         assert message.startswith("error:") and path.name in message

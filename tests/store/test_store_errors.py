@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
@@ -21,8 +21,9 @@ from redline.cli import app
 from redline.datasets import import_file
 from redline.datasets.synthetic import write_synthetic
 from redline.errors import StoreError
-from redline.store import Attempt, Candidate, Person, Store, Target, Turn
+from redline.store import Person, Store
 from redline.store.engine import head_revision
+from row_counts import row_counts
 
 TEST_DATA = Path(__file__).resolve().parents[1] / "data"
 SAMPLE = TEST_DATA / "red_team_attempts.sample.json"
@@ -36,18 +37,6 @@ def rejected(result: Any) -> str:
     assert result.exit_code == 2, result.output
     assert isinstance(result.exception, SystemExit), result.exception
     return " ".join(result.output.split())
-
-
-def counts(db_url: str) -> dict[str, int]:
-    store = Store(db_url)
-    try:
-        with store.session() as session:
-            return {
-                m.__tablename__: session.scalar(select(func.count()).select_from(m)) or 0
-                for m in (Attempt, Turn, Candidate, Person, Target)
-            }
-    finally:
-        store.dispose()
 
 
 def test_a_database_from_a_newer_redline_is_refused(db_url: str) -> None:
@@ -105,7 +94,7 @@ def test_two_imports_of_the_same_file_into_a_fresh_database(db_url: str, tmp_pat
     summaries = sorted(out for out, _ in outputs)
     joined = " ".join(" ".join(s.split()) for s in summaries)
     assert "added 1500" in joined and "added 0" in joined and "1500 already stored" in joined
-    assert counts(db_url)["attempt"] == 1500
+    assert row_counts(db_url)["attempt"] == 1500
 
 
 def test_two_imports_of_different_files_at_once(db_url: str, tmp_path: Path) -> None:
@@ -117,7 +106,7 @@ def test_two_imports_of_different_files_at_once(db_url: str, tmp_path: Path) -> 
     for proc in procs:
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
-    stored = counts(db_url)
+    stored = row_counts(db_url)
     assert stored["attempt"] == 2400
     store = Store(db_url)
     with store.session() as session:  # each member id is one person per source
@@ -156,6 +145,6 @@ def test_postgresql_going_away_mid_import_writes_nothing(db_url: str, tmp_path: 
     assert "\n" not in message.strip()
     store.dispose()
     admin.dispose()
-    assert counts(db_url) == {"attempt": 0, "turn": 0, "candidate": 0, "person": 0, "target": 0}
+    assert row_counts(db_url) == {"attempt": 0, "turn": 0, "candidate": 0, "person": 0, "target": 0}
     # and the CLI turns it into exit 2 (the next import, on a live server, just works)
     assert CliRunner().invoke(app, ["--db-url", db_url, "import", str(SAMPLE)]).exit_code == 0
