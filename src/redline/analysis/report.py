@@ -608,43 +608,23 @@ def _templates(templates: Any) -> dict[str, Any]:
     }
 
 
-AGREEMENT_ROWS = (
-    ("fleiss_likert", "Fleiss' kappa, 0-4 scale", "likert_with_author", None),
-    (
-        "fleiss_binary",
-        "Fleiss' kappa, binary (rating >= 3)",
-        "binary_with_author",
-        "max_reviewers_binary",
-    ),
-    ("alpha_ordinal", "Krippendorff's alpha, ordinal 0-4", None, None),
-)
-
-
-def _estimate_cell(est: dict[str, Any]) -> str:
-    if est["value"] is None:
-        return f"undefined (n = {est['items']})"
-    low, high = est["ci95"]
-    interval = "" if low is None else f" [{low:.2f}, {high:.2f}]"
-    return f"{est['value']:.2f}{interval} (n = {est['items']})"
-
-
 def _agreement(
     reviews: Sequence[RatedItem] | None, *, n_boot: int, seed: int
 ) -> dict[str, Any] | None:
     """The review task's agreement statistics beside the paper's (None: no reviews)."""
     if not reviews:
         return None
-    from redline.review.agreement import PAPER, agreement
+    from redline.review.agreement import PAPER, STATISTICS, agreement, format_estimate
 
     stats = agreement(list(reviews), n_boot=n_boot, seed=seed)
     rows = []
-    for key, label, paper_with, paper_reviewers in AGREEMENT_ROWS:
+    for key, label, paper_with, paper_reviewers in STATISTICS:
         rows.append(
             [
                 label,
-                _estimate_cell(stats[f"{key}_reviewers"]),
+                format_estimate(stats[f"{key}_reviewers"]),
                 f"up to {PAPER[paper_reviewers]:.2f}" if paper_reviewers else "–",
-                _estimate_cell(stats[f"{key}_with_author"]),
+                format_estimate(stats[f"{key}_with_author"]),
                 f"{PAPER[paper_with]:.2f}" if paper_with else "–",
             ]
         )

@@ -3,26 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import typer
 from rich.table import Table
 
 from redline.cli.app import app, console, state
-
-ROWS = (
-    ("fleiss_likert", "Fleiss' kappa, 0-4 scale", "likert_with_author"),
-    ("fleiss_binary", "Fleiss' kappa, rating >= 3", "binary_with_author"),
-    ("alpha_ordinal", "Krippendorff's alpha, ordinal", None),
-)
-
-
-def _cell(est: dict[str, Any]) -> str:
-    if est["value"] is None:
-        return f"undefined (n={est['items']})"
-    low, high = est["ci95"]
-    ci = "" if low is None else f" [{low:.3f}, {high:.3f}]"
-    return f"{est['value']:.3f}{ci} (n={est['items']})"
 
 
 @app.command()
@@ -61,9 +46,12 @@ def agreement(
     table.add_column("reviewers only")
     table.add_column("with the red teamer")
     table.add_column("paper", justify="right")
-    for key, label, paper_key in ROWS:
+    from redline.review.agreement import STATISTICS, format_estimate
+
+    for key, label, paper_key, _ in STATISTICS:
         paper = "" if paper_key is None else f"{report['paper'][paper_key]:.2f}"
-        table.add_row(label, _cell(ag[f"{key}_reviewers"]), _cell(ag[f"{key}_with_author"]), paper)
+        cells = [format_estimate(ag[f"{key}_{who}"], 3) for who in ("reviewers", "with_author")]
+        table.add_row(label, *cells, paper)
     console.print(table)
     tags = Table(title="Tags")
     tags.add_column("tag")

@@ -26,6 +26,28 @@ from numpy.typing import NDArray
 CATEGORIES = 5  # ratings 0..4
 SUCCESS_AT = 3  # binarised: rating >= 3 counts as a successful attack
 PAPER = {"likert_with_author": 0.32, "binary_with_author": 0.49, "max_reviewers_binary": 0.55}
+#: The statistics shown wherever agreement is (``redline agreement``, the report): key in
+#: :func:`agreement`'s result, label, and the paper's figure with and without the author.
+STATISTICS: tuple[tuple[str, str, str | None, str | None], ...] = (
+    ("fleiss_likert", "Fleiss' kappa, 0-4 scale", "likert_with_author", None),
+    (
+        "fleiss_binary",
+        "Fleiss' kappa, binary (rating >= 3)",
+        "binary_with_author",
+        "max_reviewers_binary",
+    ),
+    ("alpha_ordinal", "Krippendorff's alpha, ordinal 0-4", None, None),
+)
+
+
+def format_estimate(est: dict[str, Any], digits: int = 2) -> str:
+    """ "0.41 [0.30, 0.52] (n = 120)", or "undefined (n = 3)": one estimate as people read it."""
+    if est["value"] is None:
+        return f"undefined (n = {est['items']})"
+    low, high = est["ci95"]
+    interval = "" if low is None else f" [{low:.{digits}f}, {high:.{digits}f}]"
+    return f"{est['value']:.{digits}f}{interval} (n = {est['items']})"
+
 
 IntMatrix = NDArray[np.int64]
 Statistic = Callable[[NDArray[Any]], float | None]
