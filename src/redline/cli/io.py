@@ -6,27 +6,19 @@ The dataset code (SQLAlchemy underneath) is imported inside the commands, so tha
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
 from redline.cli.app import app, console, err_console, progress, state
+from redline.datasets.formats import ExportFormat
 
 if TYPE_CHECKING:
     from redline.datasets.importer import ImportReport
 
 export_app = typer.Typer(help="Export the store in the hh-rlhf formats.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
-
-
-class Format(StrEnum):
-    """The choices of ``--format``: the values of ``redline.datasets.ExportFormat``, named
-    here so the CLI does not import the dataset code to build its help (a test checks)."""
-
-    JSONL = "jsonl"
-    JSON_ARRAY = "json-array"
 
 
 def _summary(path: Path, report: ImportReport) -> str:
@@ -90,24 +82,23 @@ def import_(
             err_console.print(f"  ... and {len(report.invalid) - 20} more skipped")
 
 
-def _export(records_kind: str, ctx: typer.Context, out: Path, fmt: Format, indent: int) -> None:
-    from redline.datasets.exporter import (
-        ExportFormat,
-        comparison_records,
-        red_team_records,
-        write_records,
-    )
+def _export(
+    records_kind: str, ctx: typer.Context, out: Path, fmt: ExportFormat, indent: int
+) -> None:
+    from redline.datasets.exporter import comparison_records, red_team_records, write_records
 
     store = state(ctx).store
     with store.session() as session:
         records = (
             red_team_records(session) if records_kind == "red-team" else comparison_records(session)
         )
-        count = write_records(records, out, ExportFormat(fmt.value), indent=indent)
+        count = write_records(records, out, fmt, indent=indent)
     console.print(f"wrote {count} records to {out}", highlight=False, markup=False)
 
 
-FORMAT = typer.Option(Format.JSONL, "--format", help="jsonl (one object per line) or json-array.")
+FORMAT = typer.Option(
+    ExportFormat.JSONL, "--format", help="jsonl (one object per line) or json-array."
+)
 INDENT = typer.Option(
     2, "--indent", min=0, max=16, help="json-array only: spaces per level (2: the published file)."
 )
@@ -117,7 +108,7 @@ INDENT = typer.Option(
 def export_red_team(
     ctx: typer.Context,
     out: Path = typer.Argument(..., help="Output file: .jsonl, .jsonl.gz, .json ..."),
-    fmt: Format = FORMAT,
+    fmt: ExportFormat = FORMAT,
     indent: int = INDENT,
 ) -> None:
     """Finished attempts in the published red-team-attempts layout.
@@ -131,7 +122,7 @@ def export_red_team(
 def export_comparisons(
     ctx: typer.Context,
     out: Path = typer.Argument(..., help="Output file: .jsonl or .jsonl.gz."),
-    fmt: Format = FORMAT,
+    fmt: ExportFormat = FORMAT,
     indent: int = INDENT,
 ) -> None:
     """Every pick as (chosen, rejected) pairs; chosen is the less harmful reply.

@@ -15,23 +15,17 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
-from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from redline.datasets.formats import ExportFormat
 from redline.datasets.hhrlhf import TD_SCORE_KEY
 from redline.datasets.transcripts import ASSISTANT, HUMAN, render_messages
 from redline.errors import RedlineError
 from redline.store import Attempt, AttemptStatus, Person, Turn
-
-
-class ExportFormat(StrEnum):
-    JSONL = "jsonl"
-    JSON_ARRAY = "json-array"
-
 
 # The layout of the published red-team file as the repository holds it
 # (tests/data/red_team_attempts.sample.json, compared byte for byte by the tests):
