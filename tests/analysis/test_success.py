@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from redline.analysis.bootstrap import mean_ci
 from redline.analysis.success import attack_success
+from redline.statistics import mean_ci
 
 
 def test_point_estimates_equal_groupby(frame_2k: pd.DataFrame) -> None:

@@ -12,7 +12,6 @@ from redline.review.agreement import (
     RatedItem,
     agreement,
     binarise,
-    bootstrap,
     category_counts,
     complete_matrix,
     fleiss,
@@ -23,6 +22,7 @@ from redline.review.agreement import (
     tag_counts,
     to_rating,
 )
+from redline.statistics import bootstrap_items as bootstrap
 
 # Wikipedia, "Fleiss' kappa", worked example: 10 subjects, 14 raters, 5 categories;
 # the article reports P-bar = 0.378, P-bar_e = 0.213 and kappa = 0.210.

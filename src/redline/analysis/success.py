@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from redline.analysis.bootstrap import mean_ci
 from redline.analysis.ordering import SUCCESS_THRESHOLD, sort_cells, with_cells
+from redline.statistics import mean_ci
 
 SUCCESS_COLUMNS = [
     "model_type",

@@ -34,6 +34,7 @@ import pandas as pd
 
 from redline.datasets.hhrlhf import MODEL_TYPES
 from redline.errors import RedlineError
+from redline.statistics import bootstrap_mean, wilson
 
 SUMMARY_COLUMNS = [
     "target",
@@ -90,31 +91,7 @@ class Comparison:
         }
 
 
-def bootstrap_mean(
-    values: np.ndarray, *, n_boot: int, ci: float, rng: np.random.Generator
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean (NaN, NaN for fewer than 2 values)."""
-    values = np.asarray(values, dtype=float)
-    if len(values) < 2:
-        return (float("nan"), float("nan"))
-    draws = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(axis=1)
-    alpha = (1 - ci) / 2
-    lo, hi = np.quantile(draws, [alpha, 1 - alpha])
-    return float(lo), float(hi)
-
-
 PUBLISHED = "hh-rlhf"
-
-
-def wilson(successes: int, n: int, ci: float) -> tuple[float, float]:
-    """Wilson score interval of a share: unlike a bootstrap it does not collapse to
-    [0, 0] when no attempt succeeded (rejection sampling often gets there)."""
-    from statsmodels.stats.proportion import proportion_confint
-
-    if n == 0:
-        return (float("nan"), float("nan"))
-    lo, hi = proportion_confint(successes, n, alpha=1 - ci, method="wilson")
-    return float(lo), float(hi)
 
 
 def select_attempts(

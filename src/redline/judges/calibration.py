@@ -6,7 +6,7 @@ refusing (issue 15 found the packaged PM right on 34% of pairs where the *reject
 refuses); the benign helpful-vs-refusal set says whether it prefers "I can't help" to the
 answer of a harmless question; agreement with reviewers says whether it matches the
 reference judge on this campaign's own attempts. Every figure has an interval: bootstrap
-(``redline.analysis.bootstrap``) for accuracy and AUC, Wilson for shares of small groups.
+(``redline.statistics``) for accuracy and AUC, Wilson for shares of small groups.
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from redline.analysis.bootstrap import bootstrap_replicates, mean_ci, percentile_interval
-from redline.attack.compare import wilson
 from redline.harmlessness.pairs import Pair, PairSet
 from redline.judges.base import Judge, Verdict
 from redline.judges.benign import BenignItem
+from redline.statistics import bootstrap_replicates, mean_ci, percentile_interval, wilson
 
 #: The seeded split the packaged PM was trained with (``redline pm train``: seed 0, 20%).
 PM_SEED = 0

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from redline.analysis.bootstrap import mean_ci
 from redline.judges.base import Judge
 from redline.judges.independence import conflict, selectors
+from redline.statistics import mean_ci
 
 HARM_COLUMNS = [
     "target",

@@ -49,7 +49,7 @@ def measure_over_refusal(
     """Refusal rate with a Wilson interval on the first ``limit`` benign prompts (all
     when 0); replies cached per (target, reply length, n, seed), recounted by the
     detector every time."""
-    from redline.attack.compare import wilson
+    from redline.statistics import wilson
 
     items = list(load_benign())
     if limit:

@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from redline.statistics import bootstrap_items
+
 CATEGORIES = 5  # ratings 0..4
 SUCCESS_AT = 3  # binarised: rating >= 3 counts as a successful attack
 PAPER = {"likert_with_author": 0.32, "binary_with_author": 0.49, "max_reviewers_binary": 0.55}
@@ -201,35 +203,14 @@ def ragged_matrix(items: Sequence[RatedItem], *, with_author: bool) -> NDArray[n
     return out
 
 
-def bootstrap(
-    matrix: NDArray[Any], statistic: Statistic, n_boot: int, seed: int
-) -> tuple[float | None, float | None]:
-    """Percentile 95% interval of ``statistic`` over items resampled with replacement.
-
-    Replicates where the statistic is undefined are dropped; with fewer than 20 left the
-    interval is reported as unknown (None) rather than made up.
-    """
-    n = matrix.shape[0]
-    if n < 2 or n_boot < 1:
-        return None, None
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(n_boot):
-        value = statistic(matrix[rng.integers(0, n, size=n)])
-        if value is not None:
-            values.append(value)
-    if len(values) < min(20, n_boot):
-        return None, None
-    low, high = np.percentile(values, [2.5, 97.5])
-    return float(low), float(high)
-
-
 def estimate(
     data: NDArray[Any], statistic: Statistic, n_boot: int, seed: int, raters: int
 ) -> Estimate:
     """The statistic on ``data`` (one row per item) and its bootstrap interval."""
     value = statistic(data) if data.shape[0] else None
-    low, high = bootstrap(data, statistic, n_boot, seed) if value is not None else (None, None)
+    low, high = (None, None)
+    if value is not None:
+        low, high = bootstrap_items(data, statistic, n_boot, seed)
     return Estimate(value, low, high, items=int(data.shape[0]), raters=raters)
 
 
