@@ -6,10 +6,12 @@ import gzip
 import json
 from pathlib import Path
 
+from tests.support.synthetic import synthetic_red_team_records
+
+from redline.analysis.collection import collection_facts
 from redline.datasets import import_file
 from redline.datasets.pii import find_pii
 from redline.datasets.release import build_release
-from redline.datasets.synthetic import synthetic_red_team_records
 
 
 def test_release_redacts_and_documents(tmp_path: Path, sqlite_store) -> None:
@@ -19,7 +21,7 @@ def test_release_redacts_and_documents(tmp_path: Path, sqlite_store) -> None:
     path.write_text(json.dumps(records))
     import_file(sqlite_store, path)
     with sqlite_store.session() as session:
-        report = build_release(session, tmp_path / "rel")
+        report = build_release(session, tmp_path / "rel", collection_facts(session))
     with gzip.open(tmp_path / "rel/red_team_attempts.jsonl.gz", "rt") as fh:
         out = [json.loads(line) for line in fh]
     assert len(out) == 600 == report.records

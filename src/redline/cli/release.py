@@ -18,10 +18,11 @@ def release(
 
     Example: redline release ./release
     """
+    from redline.analysis.collection import collection_facts
     from redline.datasets.release import build_release
 
     with console.status("building the release"), state(ctx).store.session() as session:
-        report = build_release(session, out_dir)
+        report = build_release(session, out_dir, collection_facts(session))
     console.print(
         f"wrote {report.records} records to {out_dir}; {report.records_redacted} records had PII "
         "redacted: "
