@@ -33,7 +33,7 @@ from redline.targets.backends.native import (
     NativeModel,
     loaded_variant,
 )
-from redline.targets.models import resolve_model
+from redline.targets.catalogue import resolve_model
 
 PROMPT = list(range(100, 260))
 STEPS = 64

@@ -168,7 +168,7 @@ def _llama(report: Report, check_llama: bool) -> None:
 
 
 def _models(report: Report, settings: Settings) -> None:
-    from redline.targets.models import CATALOGUE, check_gguf
+    from redline.targets.catalogue import CATALOGUE, check_gguf
     from redline.targets.weights import converted_path, weights_choice
 
     for spec in CATALOGUE.values():

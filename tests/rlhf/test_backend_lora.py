@@ -8,7 +8,7 @@ import pytest
 
 from redline.errors import BackendUnavailable
 from redline.targets.backends.llamacpp import LlamaCppBackend
-from redline.targets.models import resolve_model
+from redline.targets.catalogue import resolve_model
 
 
 def test_missing_adapter_is_named(tmp_path: Path) -> None:

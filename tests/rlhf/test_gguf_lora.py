@@ -97,7 +97,7 @@ def test_half_an_adapter_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_model_file_is_not_an_adapter() -> None:
-    from redline.targets.models import resolve_model
+    from redline.targets.catalogue import resolve_model
 
     with pytest.raises(DataFormatError, match="not a GGUF LoRA"):
         read_gguf_lora(resolve_model("smollm2-135m").path)

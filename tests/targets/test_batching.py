@@ -166,3 +166,26 @@ def test_hidden_states_wait_for_the_batch_in_progress() -> None:
     assert isinstance(drawn, list) and len(drawn) == 2, drawn
     assert isinstance(rows, np.ndarray), rows
     assert float(rows[0] @ alone[0] / (np.linalg.norm(rows[0]) * np.linalg.norm(alone[0]))) > 0.999
+
+
+def test_prompts_of_two_few_shot_prefixes_both_stay_cached() -> None:
+    """Targets sharing a model (plain, hhh) have different few-shot prompts: turns that
+    alternate between them must not evict each other's prefix (one slot did)."""
+    backend = smollm()
+    long_a = Message("system", "You answer questions about fruit. " * 40, pinned=True)
+    long_b = Message("system", "You answer questions about birds. " * 40, pinned=True)
+
+    def evaluated(system: Message, ask: Message) -> int:
+        out = backend.generate([system, ask], n=1, max_tokens=2, seed=1)
+        return int(out[0].meta["prompt_tokens_evaluated"])
+
+    backend.clear_cache()
+    first_a = evaluated(long_a, ASKS[0])
+    first_b = evaluated(long_b, ASKS[0])
+    assert first_a > 200 and first_b > 200  # cold: the whole prefix was evaluated
+    # Alternating again: each finds its own prefix cached, only the question is new.
+    assert evaluated(long_a, ASKS[1]) < 40
+    assert evaluated(long_b, ASKS[1]) < 40
+    assert evaluated(long_a, ASKS[2]) < 40
+    engine = engine_for(backend._ctx)
+    assert len(backend._ctx.cached_prompts) <= len(engine._slots)

@@ -15,10 +15,19 @@ import pytest
 
 from redline.errors import ConfigError
 from redline.targets.backends.openai_compat import render_transcript
-from redline.targets.base import Backend, Conversation, Message, Sample, TargetInfo, TargetModel
+from redline.targets.base import (
+    Backend,
+    Conversation,
+    Message,
+    Sample,
+    Scorer,
+    TargetInfo,
+    TargetModel,
+    TextScorer,
+)
 from redline.targets.defences import (
     DEFAULT_K,
-    MODEL_TYPES,
+    DEFENCES,
     PromptedTarget,
     RejectionSamplingTarget,
     build_defended_target,
@@ -51,6 +60,7 @@ class RecordingBackend:
     """Returns ``texts`` (cycled) and records every call; embeddings on request."""
 
     name = "recording"
+    supports_embeddings = True
 
     def __init__(self, texts: Sequence[str] = ("a", "b", "c", "d")) -> None:
         self.texts = list(texts)
@@ -81,16 +91,18 @@ class RecordingBackend:
         return samples
 
 
-class TableScorer:
+class TableScorer(TextScorer):
     """Deterministic: the score of a reply is looked up; records what it was given."""
+
+    identity = "table"
 
     def __init__(self, table: dict[str, float]) -> None:
         self.table = table
         self.contexts: list[list[Message]] = []
 
-    def score(self, context: Conversation, reply: str) -> float:
+    def score_batch(self, context: Conversation, replies: Sequence[str]) -> list[float]:
         self.contexts.append(list(context))
-        return self.table[reply]
+        return [self.table[reply] for reply in replies]
 
 
 # -- prompt formats ----------------------------------------------------------------------
@@ -176,7 +188,7 @@ def test_rs_returns_the_least_harmful_in_order_with_score_rank_and_k() -> None:
     assert backend.calls[0]["conversation"][: -len(CONVERSATION)] == load_prompt("hhh").messages()
     # ...scored against the red-team conversation only, not the few-shot prompt.
     assert all(ctx == CONVERSATION for ctx in scorer.contexts)
-    assert len(scorer.contexts) == 6
+    assert len(scorer.contexts) == 1  # one batch call scores all k
     assert backend.calls[0]["embed"] is False  # this scorer cannot use hidden states
 
 
@@ -189,7 +201,9 @@ def test_rank_ties_keep_sampling_order_and_nan_ranks_last() -> None:
 
 
 def test_rs_prefers_a_batch_scorer() -> None:
-    class BatchScorer:
+    class BatchScorer(TextScorer):
+        identity = "batch"
+
         def __init__(self) -> None:
             self.batches: list[list[str]] = []
 
@@ -208,9 +222,14 @@ def test_rs_prefers_a_batch_scorer() -> None:
 
 
 def test_rs_scores_hidden_states_when_both_sides_can() -> None:
-    class EmbeddingScorer:
-        def score(self, context: Conversation, reply: str) -> float:
+    class EmbeddingScorer(TextScorer):
+        identity = "embedding"
+
+        def score_batch(self, context: Conversation, replies: Sequence[str]) -> list[float]:
             raise AssertionError("score_embeddings should have been used")
+
+        def accepts_embeddings_from(self, backend: Backend) -> bool:
+            return True
 
         def score_embeddings(self, embeddings: Sequence[Any]) -> list[float]:
             return [-e[1] for e in embeddings]  # earlier samples are less harmful
@@ -227,8 +246,12 @@ def test_rs_scores_hidden_states_when_both_sides_can() -> None:
 def test_rs_ignores_hidden_states_of_a_different_model() -> None:
     """A PM trained on another backbone cannot read this model's hidden states."""
 
-    class OtherBackbonePM:
+    class OtherBackbonePM(TextScorer):
+        identity = "other"
         backbone = "gemma3-270m"
+
+        def accepts_embeddings_from(self, backend: Backend) -> bool:
+            return self.backbone == backend.name
 
         def score_embeddings(self, embeddings: Sequence[Any]) -> list[float]:
             raise AssertionError("embeddings of another model must not be scored")
@@ -245,6 +268,11 @@ def test_rs_ignores_hidden_states_of_a_different_model() -> None:
     assert backend.calls[0]["embed"] is False
     OtherBackbonePM.backbone = "recording"  # the same model: its hidden states are usable
     assert embeddings_usable(OtherBackbonePM(), backend)
+
+
+def test_the_doubles_implement_the_protocols_fully() -> None:
+    assert isinstance(RecordingBackend(), Backend)
+    assert isinstance(TableScorer({}), Scorer)
 
 
 def test_rs_cannot_return_more_than_k() -> None:
@@ -264,7 +292,7 @@ def test_rs_cannot_return_more_than_k() -> None:
 def test_parse_defence(name: str, kind: str, k: int | None) -> None:
     spec = parse_defence(name)
     assert (spec.kind, spec.k) == (kind, k)
-    assert spec.model_type == MODEL_TYPES[kind]
+    assert spec.model_type == DEFENCES.load(kind).model_type
 
 
 @pytest.mark.parametrize("name", ["", "rs0", "hhh2", "fewshot", "rs-4"])
@@ -273,7 +301,7 @@ def test_bad_defence_names_are_config_errors(name: str) -> None:
         parse_defence(name)
 
 
-@pytest.mark.parametrize("kind", sorted(MODEL_TYPES))
+@pytest.mark.parametrize("kind", DEFENCES.names())
 def test_every_defence_kind_builds_a_target_model(kind: str) -> None:
     """Contract over the defence registry: each kind wraps a backend into a TargetModel
     whose replies are Samples tagged with the defence."""
@@ -318,9 +346,11 @@ def test_prompted_defences_on_the_real_model(smollm2: Backend, defence: str) -> 
 
 @pytest.mark.slow
 def test_rs_on_the_real_model_with_a_deterministic_scorer(smollm2: Backend) -> None:
-    class ShorterIsSafer:  # a stand-in ranking, deterministic and checkable
-        def score(self, context: Conversation, reply: str) -> float:
-            return -float(len(reply))
+    class ShorterIsSafer(TextScorer):  # a stand-in ranking, deterministic and checkable
+        identity = "shorter"
+
+        def score_batch(self, context: Conversation, replies: Sequence[str]) -> list[float]:
+            return [-float(len(reply)) for reply in replies]
 
     target = build_defended_target(
         parse_defence("rs4"), info("rs4"), smollm2, scorer=ShorterIsSafer(), max_tokens=16

@@ -297,7 +297,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from redline.config import load_settings
-    from redline.targets.models import resolve_model
+    from redline.targets.catalogue import resolve_model
 
     data_dir = tmp_path_factory.mktemp("data")
     gguf = resolve_model("smollm2-135m", load_settings(data_dir=data_dir)).path

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -16,9 +16,9 @@ from redline.cli import app
 from redline.config import Settings, load_settings
 from redline.errors import ConfigError, NotFoundError
 from redline.targets.backends.openai_compat import OpenAICompatBackend
-from redline.targets.base import Conversation, TargetModel
+from redline.targets.base import Conversation, TargetModel, TextScorer
 from redline.targets.defences import PromptedTarget, RejectionSamplingTarget
-from redline.targets.models import CATALOGUE
+from redline.targets.catalogue import CATALOGUE
 from redline.targets.registry import (
     NAME_RE,
     TargetDefinition,
@@ -74,9 +74,11 @@ max_tokens = 64
 """
 
 
-class ConstantScorer:
-    def score(self, context: Conversation, reply: str) -> float:
-        return 0.0
+class ConstantScorer(TextScorer):
+    identity = "constant"
+
+    def score_batch(self, context: Conversation, replies: Sequence[str]) -> list[float]:
+        return [0.0] * len(replies)
 
 
 # -- contract over every built-in target -------------------------------------------------
@@ -93,8 +95,7 @@ def test_builtin_target_metadata(definition: TargetDefinition) -> None:
     assert match["size"].upper() == info.size_label
     assert info.family == match["family"]
     assert info.defence == match["defence"]
-    kind = "rs" if info.defence.startswith("rs") else info.defence
-    assert info.model_type == EXPECTED_TYPE[kind]
+    assert info.model_type == EXPECTED_TYPE[definition.defence.kind]
     # The size label and the exact count agree to within rounding of the label.
     assert abs(size_to_params(info.size_label) - info.num_params) / info.num_params < 0.05
 

@@ -19,7 +19,7 @@ from redline.targets.backends.llamacpp import LlamaCppBackend
 from redline.targets.backends.native import NativeModel
 from redline.targets.base import Message
 from redline.targets.cpu import machine_cpu_flags, runnable
-from redline.targets.models import CATALOGUE, GGUF_MAGIC, resolve_model
+from redline.targets.catalogue import CATALOGUE, GGUF_MAGIC, resolve_model
 from redline.targets.weights import (
     AUTO_WITHOUT_BF16,
     converted_path,

@@ -16,10 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from redline.attack.scoring import ReplyScorer, ScorerFactory
+from redline.attack.scoring import ScorerFactory
 from redline.config import Settings
 from redline.errors import NotFoundError
-from redline.targets.base import TargetInfo, TargetModel
+from redline.targets.base import Scorer, TargetInfo, TargetModel
 
 T = TypeVar("T")
 
@@ -78,12 +78,12 @@ class RegistryTargets:
         return cached(("target", self, name), lambda: self._build(name))
 
     def _build(self, name: str) -> TargetModel:
+        from redline.targets.defences import needs_scorer
         from redline.targets.registry import build_target
 
-        self.info(name)  # a clear NotFoundError before anything loads
-        needs_scorer = self.info(name).defence.startswith("rs")
-        scorer = cached(self.scorer, self.scorer) if needs_scorer else None
-        target = build_target(name, self.settings, scorer=scorer)  # type: ignore[arg-type]
+        info = self.info(name)  # a clear NotFoundError before anything loads
+        scorer = cached(self.scorer, self.scorer) if needs_scorer(info.defence) else None
+        target = build_target(name, self.settings, scorer=scorer)
         if self.max_tokens is None:
             return target
         return with_max_tokens(target, self.max_tokens)
@@ -117,5 +117,5 @@ class Runtime:
     def target(self, name: str) -> TargetModel:
         return self.targets(name)
 
-    def reply_scorer(self) -> ReplyScorer:
+    def reply_scorer(self) -> Scorer:
         return cached(self.scorer, self.scorer)

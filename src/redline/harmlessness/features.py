@@ -28,7 +28,7 @@ import numpy as np
 
 from redline.errors import BackendError, BackendUnavailable, ConfigError
 from redline.targets.base import Conversation, Message
-from redline.targets.models import CATALOGUE, ResolvedModel, resolve_model
+from redline.targets.catalogue import CATALOGUE, ResolvedModel, resolve_model
 from redline.targets.weights import file_fingerprint
 
 Pooling = Literal["reply_mean", "reply_last", "exchange_mean"]

@@ -18,7 +18,7 @@ from redline.config import Settings
 from redline.errors import ConfigError
 from redline.targets.base import Message
 from redline.targets.defences import load_prompt
-from redline.targets.models import resolve_model
+from redline.targets.catalogue import resolve_model
 
 
 @dataclass

@@ -3,7 +3,8 @@
 Model code only (text in, candidate replies out); it knows nothing of the store. Most
 callers need two functions: :func:`available_targets` and :func:`build_target`.
 Backends live in ``redline.targets.backends`` and are imported where used, because they
-pull in llama.cpp or HTTP clients.
+pull in llama.cpp or HTTP clients; their plugins (``backends.registry.BACKENDS``) and the
+defences (:data:`DEFENCES`) are registries another package can add to.
 """
 
 from redline.targets.base import (
@@ -14,9 +15,10 @@ from redline.targets.base import (
     Scorer,
     TargetInfo,
     TargetModel,
+    TextScorer,
 )
 from redline.targets.defences import (
-    MODEL_TYPES,
+    DEFENCES,
     PromptedTarget,
     RejectionSamplingTarget,
     load_prompt,
@@ -25,7 +27,7 @@ from redline.targets.defences import (
 from redline.targets.registry import available_targets, build_target
 
 __all__ = [
-    "MODEL_TYPES",
+    "DEFENCES",
     "Backend",
     "Conversation",
     "Message",
@@ -35,6 +37,7 @@ __all__ = [
     "Scorer",
     "TargetInfo",
     "TargetModel",
+    "TextScorer",
     "available_targets",
     "build_target",
     "load_prompt",

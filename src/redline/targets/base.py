@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -43,9 +44,19 @@ class Sample:
 
 @runtime_checkable
 class Backend(Protocol):
-    """A language model that samples ``n`` replies to the same messages."""
+    """A language model that samples ``n`` replies to the same messages.
+
+    Every ability is declared here, so callers never probe an object for it:
+    ``supports_embeddings`` says whether ``generate(..., embed=True)`` puts the reply's
+    mean hidden state in ``Sample.meta["embedding"]`` (a rejection-sampling scorer of the
+    same model then needs no second forward pass); a backend that cannot still accepts
+    ``embed`` and ignores it. ``ignore_eos`` keeps decoding past end-of-sequence tokens
+    (benchmarks measuring a fixed number of tokens); ``name`` is the model's identity
+    (scorers compare it with their own backbone).
+    """
 
     name: str
+    supports_embeddings: bool
 
     def generate(
         self,
@@ -54,20 +65,62 @@ class Backend(Protocol):
         max_tokens: int = 128,
         temperature: float = 0.8,
         seed: int | None = None,
+        *,
+        ignore_eos: bool = False,
+        embed: bool = False,
     ) -> list[Sample]: ...
 
 
 @runtime_checkable
 class Scorer(Protocol):
-    """Harmlessness of ``reply`` given the conversation before it; lower = more harmful."""
+    """Harmlessness of replies given the conversation before them; lower = more harmful.
+
+    The one scorer protocol: rejection sampling ranks with it, attack code and rescoring
+    store its scores under ``identity`` (so results of different judges never mix).
+    ``score_batch`` returns one float per reply (NaN for a reply it cannot score, such as
+    an empty one); ``score`` is one reply. ``accepts_embeddings_from(backend)`` says
+    whether hidden states that ``backend`` returns while sampling are this scorer's
+    features, and then ``score_embeddings`` scores them; scorers that read text only
+    answer False (derive from :class:`TextScorer`).
+    """
+
+    identity: str
 
     def score(self, context: Conversation, reply: str) -> float: ...
+
+    def score_batch(self, context: Conversation, replies: Sequence[str]) -> list[float]: ...
+
+    def accepts_embeddings_from(self, backend: Backend) -> bool: ...
+
+    def score_embeddings(self, embeddings: Sequence[Any]) -> list[float]: ...
+
+
+class TextScorer(ABC):
+    """Base of scorers that read text only: ``score`` is a batch of one and hidden states
+    are never accepted, so such a scorer writes only ``identity`` and ``score_batch``."""
+
+    identity: str
+
+    @abstractmethod
+    def score_batch(self, context: Conversation, replies: Sequence[str]) -> list[float]:
+        """One score per reply, NaN for a reply that cannot be scored."""
+
+    def score(self, context: Conversation, reply: str) -> float:
+        return self.score_batch(context, [reply])[0]
+
+    def accepts_embeddings_from(self, backend: Backend) -> bool:
+        return False
+
+    def score_embeddings(self, embeddings: Sequence[Any]) -> list[float]:
+        raise NotImplementedError(
+            f"{type(self).__name__} reads text only; check accepts_embeddings_from first"
+        )
 
 
 @dataclass(frozen=True)
 class TargetInfo:
     """Identity of a target: ``name`` is ``family-size/defence``; ``model_type`` is the
-    hh-rlhf dataset label (plain lm, context distillation, rejection sampling, rlhf)."""
+    hh-rlhf dataset label (:data:`redline.vocabulary.MODEL_TYPES`)."""
 
     name: str
     family: str

@@ -4,7 +4,7 @@ Why here: this is the one place where targets and the harmlessness preference mo
 wired together (DESIGN.md section 1): rejection-sampling targets get the default PM as
 their scorer, imported lazily so ``targets`` never imports ``harmlessness`` at load time.
 
-Built-in targets: for every model in :data:`redline.targets.models.CATALOGUE`, ``/plain``,
+Built-in targets: for every model in :data:`redline.targets.catalogue.CATALOGUE`, ``/plain``,
 ``/hhh`` and ``/rs16`` on the embedded llama.cpp backend, and ``/rlhf`` where a LoRA adapter
 ships in ``targets/adapters`` (see :mod:`redline.rlhf`). User targets are ``[[targets]]``
 tables in ``redline.toml`` or in the file given by ``--targets`` / ``REDLINE_TARGETS``
@@ -35,37 +35,37 @@ from typing import Any
 
 from redline.config import Settings
 from redline.errors import ConfigError, NotFoundError
+from redline.targets.backends.base import BackendConfig, OptionError
+from redline.targets.backends.registry import BACKENDS, DEFAULT_BACKEND
 from redline.targets.base import Backend, Scorer, TargetInfo, TargetModel
-from redline.targets.defences import DefenceSpec, build_defended_target, parse_defence
-from redline.targets.models import CATALOGUE, ModelSpec
+from redline.targets.catalogue import CATALOGUE, ModelSpec
+from redline.targets.defences import (
+    DefenceSpec,
+    build_defended_target,
+    defence_class,
+    parse_defence,
+)
+from redline.targets.defences.registry import option_types as defence_option_types
+from redline.targets.scorers import SCORERS
 
 BUILTIN_DEFENCES = ("plain", "hhh", "rs16")
-BACKENDS = ("llamacpp", "openai")
 NAME_RE = re.compile(
     r"^(?P<family>[a-z0-9][a-z0-9._-]*?)-(?P<size>\d+(?:\.\d+)?[kmbt])/(?P<defence>[a-z0-9]+)$"
 )
 _MULTIPLIER = {"k": 10**3, "m": 10**6, "b": 10**9, "t": 10**12}
-_FIELDS = {
+#: Fields of every target, whatever its backend and defence; ``max_tokens`` and
+#: ``temperature`` set how its replies are sampled.
+TARGET_FIELDS: dict[str, type] = {
     "name": str,
     "backend": str,
-    "model": str,
-    "gguf": str,
-    "base_url": str,
-    "api_key_env": str,
     "defence": str,
-    "k": int,
     "size_label": str,
     "num_params": int,
     "family": str,
-    "chat": bool,
     "max_tokens": int,
     "temperature": float,
-    "timeout_s": float,
-    "max_retries": int,
-    "max_concurrency": int,
-    "n_ctx": int,
-    "n_threads": int,
 }
+_SAMPLING = ("max_tokens", "temperature")
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ class TargetDefinition:
 
     def backend_key(self) -> str:
         """Targets with equal keys share one loaded backend (one model in memory)."""
-        shared = {k: v for k, v in self.options.items() if k not in ("max_tokens", "temperature")}
+        shared = {k: v for k, v in self.options.items() if k not in _SAMPLING}
         return json.dumps([self.backend, self.model, shared], sort_keys=True, default=str)
 
 
@@ -139,94 +139,120 @@ def _packaged_rlhf_definition(spec: ModelSpec) -> TargetDefinition | None:
     return TargetDefinition(info, defence, "llamacpp", spec.name, "built-in", options)
 
 
+def _typed(key: str, value: Any, expected: type) -> bool:
+    if expected is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, expected) and not (expected is int and isinstance(value, bool))
+
+
+class _TableError(Exception):
+    """A bad field; :func:`_user_definition` adds where it was."""
+
+    def __init__(self, field_name: str, problem: str) -> None:
+        super().__init__(problem)
+        self.field_name = field_name
+
+
+def _backend_fields() -> dict[str, dict[str, type]]:
+    """Each backend-specific field -> {backend: type} of the backends that read it."""
+    owners: dict[str, dict[str, type]] = {}
+    for name, plugin in BACKENDS.load_all().items():
+        for key, option in plugin.options.items():
+            owners.setdefault(key, {})[name] = option.kind
+    return owners
+
+
+def _check_types(raw: dict[str, Any], owners: dict[str, dict[str, type]]) -> None:
+    known = {**TARGET_FIELDS, **defence_option_types()}
+    for key, value in raw.items():
+        types = [known[key]] if key in known else list(owners.get(key, {}).values())
+        if not types:
+            fields = sorted({*known, *owners})
+            raise _TableError(key, f"unknown field; known fields: {', '.join(fields)}")
+        if not any(_typed(key, value, expected) for expected in types):
+            raise _TableError(key, f"expected {types[0].__name__}, got {value!r}")
+
+
+def _choose_backend(raw: dict[str, Any], owners: dict[str, dict[str, type]]) -> str:
+    """The named backend, else the first (the default first) that reads every
+    backend-specific field the table gives (``base_url`` alone means openai)."""
+    if "backend" in raw:
+        name: str = raw["backend"]
+        if name not in BACKENDS:
+            raise _TableError("backend", f"{name!r} is not one of {', '.join(BACKENDS.names())}")
+        return name
+    given = [key for key in raw if key in owners]
+    candidates = [DEFAULT_BACKEND, *(n for n in BACKENDS.names() if n != DEFAULT_BACKEND)]
+    for candidate in candidates:
+        if all(candidate in owners[key] for key in given):
+            return candidate
+    return DEFAULT_BACKEND
+
+
+def _parse_table(
+    raw: dict[str, Any], base_dir: Path
+) -> tuple[re.Match[str], DefenceSpec, str, BackendConfig]:
+    """The name's parts, the defence, the backend's name and its configuration of one
+    table, or a :class:`_TableError` naming the field."""
+    owners = _backend_fields()
+    _check_types(raw, owners)
+    if "name" not in raw:
+        raise _TableError("name", "missing; use family-size/defence, e.g. llama3-8b/hhh")
+    name: str = raw["name"]
+    match = NAME_RE.match(name)
+    if not match:
+        raise _TableError(
+            "name", "must look like family-size/defence in lower case, e.g. llama3-8b/hhh"
+        )
+    options = {key: raw[key] for key in defence_option_types() if key in raw}
+    try:
+        defence = parse_defence(str(raw.get("defence", match["defence"])), **options)
+    except ConfigError as exc:
+        raise _TableError("defence", str(exc)) from exc
+    if defence.name != match["defence"]:
+        raise _TableError("name", f"ends in /{match['defence']} but the defence is {defence.name}")
+    backend = _choose_backend(raw, owners)
+    plugin = BACKENDS.load(backend)
+    for key in raw:
+        if key in owners and backend not in owners[key]:
+            users = ", ".join(repr(owner) for owner in owners[key])
+            raise _TableError(key, f"only used by backend {users}")
+    fields = {key: value for key, value in raw.items() if key in plugin.options}
+    try:
+        configured = plugin.configure(fields, base_dir)
+    except OptionError as exc:
+        raise _TableError(exc.field_name, exc.problem) from exc
+    return match, defence, backend, configured
+
+
 def _user_definition(raw: Any, source: str, index: int, base_dir: Path) -> TargetDefinition:
     """Validate one ``[[targets]]`` table; errors name the file, the target and the field."""
     label = raw.get("name", f"#{index + 1}") if isinstance(raw, dict) else f"#{index + 1}"
     where = f"{source}, target {label!r}"
-
-    def fail(field_name: str, problem: str) -> ConfigError:
-        return ConfigError(f"{where}, field '{field_name}': {problem}")
-
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a [[targets]] table")
-    for key, value in raw.items():
-        expected = _FIELDS.get(key)
-        if expected is None:
-            raise fail(key, f"unknown field; known fields: {', '.join(sorted(_FIELDS))}")
-        ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
-        if expected is float and isinstance(value, int) and not isinstance(value, bool):
-            ok = True
-        if not ok:
-            raise fail(key, f"expected {expected.__name__}, got {value!r}")
-    if "name" not in raw:
-        raise fail("name", "missing; use family-size/defence, e.g. llama3-8b/hhh")
-    name: str = raw["name"]
-    match = NAME_RE.match(name)
-    if not match:
-        raise fail("name", "must look like family-size/defence in lower case, e.g. llama3-8b/hhh")
     try:
-        defence = parse_defence(str(raw.get("defence", match["defence"])), k=raw.get("k"))
-    except ConfigError as exc:
-        raise fail("defence", str(exc)) from exc
-    if defence.name != match["defence"]:
-        raise fail("name", f"ends in /{match['defence']} but the defence is {defence.name}")
-
-    backend = raw.get("backend", "openai" if "base_url" in raw else "llamacpp")
-    if backend not in BACKENDS:
-        raise fail("backend", f"{backend!r} is not one of {', '.join(BACKENDS)}")
-    options: dict[str, Any] = {
-        k: raw[k]
-        for k in ("max_tokens", "temperature", "timeout_s", "n_ctx", "n_threads")
-        if k in raw
-    }
-    catalogue_spec = None
-    if backend == "openai":
-        if "gguf" in raw:
-            raise fail("gguf", "only the llamacpp backend loads GGUF files; use model")
-        for required in ("base_url", "model"):
-            if not raw.get(required):
-                raise fail(required, "required for backend 'openai'")
-        if not raw["base_url"].startswith(("http://", "https://")):
-            raise fail("base_url", "must start with http:// or https://")
-        model = raw["model"]
-        options.update(
-            base_url=raw["base_url"],
-            api_key_env=raw.get("api_key_env", "OPENAI_API_KEY"),
-            chat=raw.get("chat", True),
-        )
-        options.update({k: raw[k] for k in ("max_retries", "max_concurrency") if k in raw})
-    else:
-        for unused in ("base_url", "api_key_env", "chat", "max_retries", "max_concurrency"):
-            if unused in raw:
-                raise fail(unused, "only used by backend 'openai'")
-        if ("model" in raw) == ("gguf" in raw):
-            raise fail("model", "give exactly one of model (a built-in model) or gguf (a path)")
-        if "gguf" in raw:
-            path = Path(raw["gguf"]).expanduser()
-            model = str(path if path.is_absolute() else (base_dir / path).resolve())
+        match, defence, backend, configured = _parse_table(raw, base_dir)
+        size_label = raw.get("size_label", match["size"].upper())
+        if "num_params" in raw:
+            num_params = raw["num_params"]
+        elif configured.num_params is not None and "size_label" not in raw:
+            num_params = configured.num_params
         else:
-            model = raw["model"]
-            catalogue_spec = CATALOGUE.get(model)
-            if catalogue_spec is None and not model.endswith(".gguf"):
-                raise fail("model", f"{model!r} is not a built-in model ({', '.join(CATALOGUE)})")
-
-    size_label = raw.get("size_label", match["size"].upper())
-    if "num_params" in raw:
-        num_params = raw["num_params"]
-    elif catalogue_spec is not None and "size_label" not in raw:
-        num_params = catalogue_spec.num_params
-    else:
-        try:
-            num_params = size_to_params(size_label)
-        except ValueError as exc:
-            raise fail("size_label", f"{exc}; or give num_params") from exc
-    if num_params <= 0:
-        raise fail("num_params", "must be positive")
-    config = {"backend": backend, "model": model, "source": source, **options}
+            try:
+                num_params = size_to_params(size_label)
+            except ValueError as exc:
+                raise _TableError("size_label", f"{exc}; or give num_params") from exc
+        if num_params <= 0:
+            raise _TableError("num_params", "must be positive")
+    except _TableError as exc:
+        raise ConfigError(f"{where}, field '{exc.field_name}': {exc}") from exc
+    options = {**{k: raw[k] for k in _SAMPLING if k in raw}, **configured.options}
+    config = {"backend": backend, "model": configured.model, "source": source, **options}
     if defence.k:
         config["k"] = defence.k
     info = TargetInfo(
-        name=name,
+        name=match.string,
         family=str(raw.get("family", match["family"])),
         size_label=size_label,
         num_params=num_params,
@@ -234,7 +260,7 @@ def _user_definition(raw: Any, source: str, index: int, base_dir: Path) -> Targe
         defence=defence.name,
         config=config,
     )
-    return TargetDefinition(info, defence, backend, model, source, options)
+    return TargetDefinition(info, defence, backend, configured.model, source, options)
 
 
 def _tables(data: dict[str, Any], source: str) -> list[Any]:
@@ -296,36 +322,23 @@ _default_scorers: dict[str, Scorer] = {}
 
 
 def _make_backend(definition: TargetDefinition, settings: Settings) -> Backend:
-    opts = definition.options
-    if definition.backend == "openai":
-        from redline.targets.backends.openai_compat import OpenAICompatBackend
-
-        http_kwargs: dict[str, Any] = {
-            k: opts[k]
-            for k in ("api_key_env", "timeout_s", "max_retries", "max_concurrency", "chat")
-            if k in opts
-        }
-        return OpenAICompatBackend(opts["base_url"], definition.model, **http_kwargs)
-    from redline.targets.backends.llamacpp import LlamaCppBackend
-
-    llama_kwargs: dict[str, Any] = {
-        k: opts[k] for k in ("n_ctx", "n_threads", "timeout_s", "lora_path") if k in opts
-    }
-    return LlamaCppBackend(definition.model, settings=settings, **llama_kwargs)
+    plugin = BACKENDS.load(definition.backend)
+    return plugin.build(definition.model, definition.options, settings)
 
 
-def _default_scorer(settings: Settings) -> Scorer:
-    key = str(settings.data_dir)
+def _default_scorer(spec: DefenceSpec, settings: Settings) -> Scorer:
+    """The scorer the defence names (the packaged PM for rs), loaded once per data dir."""
+    name = defence_class(spec).scorer or ""
+    key = f"{name}:{settings.data_dir}"
     if key not in _default_scorers:
         try:
-            from redline.harmlessness import load_default_scorer
-
-            _default_scorers[key] = load_default_scorer(settings)
+            _default_scorers[key] = SCORERS.load(name)(settings)
         except Exception as exc:
             raise ConfigError(
-                f"rs targets need a preference model: loading the default one failed "
-                f"({type(exc).__name__}: {exc}); train one with `redline pm train` and point "
-                "REDLINE_PM (or pm_path in redline.toml) at it, or use a plain or hhh target"
+                f"{spec.kind} targets need a preference model: loading the default one "
+                f"({name}) failed ({type(exc).__name__}: {exc}); train one with "
+                "`redline pm train` and point REDLINE_PM (or pm_path in redline.toml) at it, "
+                "or use a plain or hhh target"
             ) from exc
     return _default_scorers[key]
 
@@ -364,11 +377,10 @@ def build_target(name: str, settings: Settings, *, scorer: Scorer | None = None)
                 f"unknown target {name!r}; `redline targets` lists the "
                 f"{len(definitions)} available ones"
             )
-        if definition.defence.kind == "rs" and scorer is None:
-            scorer = _default_scorer(settings)
-        backend_key = definition.backend_key()
-        if definition.backend == "llamacpp":  # the weights file depends on both
-            backend_key += f"{settings.data_dir}:{settings.llama_weights}"
+        if definition.defence.needs_scorer and scorer is None:
+            scorer = _default_scorer(definition.defence, settings)
+        plugin = BACKENDS.load(definition.backend)
+        backend_key = definition.backend_key() + plugin.settings_key(settings)
         backend = _backends.get(backend_key)
         if backend is None:
             backend = _backends[backend_key] = _make_backend(definition, settings)
@@ -378,9 +390,7 @@ def build_target(name: str, settings: Settings, *, scorer: Scorer | None = None)
             definition.info,
             backend,
             scorer=scorer,
-            # rs replies are scored by a PM trained on 64-token replies, and a turn draws
-            # 16 of them: 64 tokens keep it interactive (about 13 s on 2 cores).
-            max_tokens=opts.get("max_tokens", 64 if definition.defence.kind == "rs" else 128),
+            max_tokens=opts.get("max_tokens", defence_class(definition.defence).default_max_tokens),
             temperature=opts.get("temperature", 0.8),
         )
         # Keep the scorer alive with the entry: its id is part of the key.

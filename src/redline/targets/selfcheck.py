@@ -159,7 +159,7 @@ def _child() -> dict[str, Any]:
         init_backend,
         loaded_variant,
     )
-    from redline.targets.models import CATALOGUE
+    from redline.targets.catalogue import CATALOGUE
 
     init_backend()
     report: dict[str, Any] = {"variant": loaded_variant()}

@@ -11,16 +11,22 @@ adapter):
 
 - a request (prompt tokens, sampling parameters with one seed per candidate) gets a prompt
   sequence and one sequence per candidate, its own sampler chains and its own positions;
-- its prompt starts from the longest prefix already in the KV cache (the cached prompt in
-  sequence 0 or another live request's prompt: the few-shot prompts are shared, not
+- its prompt starts from the longest prefix already in the KV cache (one of the cached
+  prompts or another live request's prompt: the few-shot prompts are shared, not
   re-evaluated), and the rest is evaluated once, in chunks, between decode steps;
 - every decode step feeds one token of every live candidate of every request (plus the
   last prompt token of requests about to start) in one ``llama_decode`` call;
 - admission is first come, first served at every step: a request joins at the next step
   when its sequences and KV cells fit, so no request waits behind more than the batch in
   progress, and no later request overtakes it;
-- a request that finishes frees its sequences at once and leaves its prompt in sequence 0
-  for the next turn of the same conversation.
+- a request that finishes frees its sequences at once and leaves its prompt in one of
+  :data:`CACHE_SLOTS` cached-prompt sequences, for the next turn of the same conversation
+  and for every request with the same few-shot prompt. Several slots, because the targets
+  that share a model (plain, hhh, rs16) have different few-shot prompts: with one slot,
+  turns of plain and hhh conversations evicted each other's prompt and each re-evaluated
+  its ~1,100-token HHH prefix. A finished prompt replaces the slot it shares most with (its
+  own conversation's previous turn, or another conversation on the same few-shot prompt),
+  so the slots keep one copy of each few-shot prompt in use.
 
 One ``llama_decode`` runs at a time in the process (:data:`DECODE_GATE`, first come first
 served across contexts): with one llama.cpp thread per decode, the engines of two models
@@ -59,6 +65,9 @@ log = logging.getLogger(__name__)
 WAIT_GRACE_S = 2.0
 #: How often a waiting engine checks deadlines (seconds).
 POLL_S = 0.1
+#: Prompts kept in the KV cache between requests (the top sequence ids of the context;
+#: hidden-state passes use the low ones). Prompts that share a prefix share its cells.
+CACHE_SLOTS = 4
 
 
 class FairGate:
@@ -156,7 +165,11 @@ class BatchEngine:
         self._cond = threading.Condition()
         self._pending: deque[Request] = deque()
         self._live: list[_Live] = []
-        self._free = list(range(ctx.config.n_seq_max - 1, 0, -1))  # 0: the cached prompt
+        top = ctx.config.n_seq_max - 1
+        self._slots = list(range(top, top - CACHE_SLOTS, -1))
+        self._free = list(range(top - CACHE_SLOTS, 0, -1))  # 0: the solo path's prompt
+        self._clock = 0
+        self._last_used: dict[int, int] = {}  # cached-prompt slot -> when last used
         self._reserved = 0
         self._exclusive = 0
         self._thread: threading.Thread | None = None
@@ -168,7 +181,7 @@ class BatchEngine:
 
     def submit(self, req: Request) -> Request:
         """Queue a request; the engine admits it at its next step boundary."""
-        seqs, cells = self.ctx.config.n_seq_max - 1, self.ctx.kv_size
+        seqs, cells = self.ctx.config.n_seq_max - 1 - CACHE_SLOTS, self.ctx.kv_size
         need = len(req.tokens) + len(req.params.seeds) * (req.params.max_tokens + 1)
         if len(req.params.seeds) + 1 > seqs or need > cells:
             raise BackendError(
@@ -295,14 +308,44 @@ class BatchEngine:
             req = live.req
             self._finish(req, error or (None if req.cancelled else req.decode_timeout()))
 
+    def _touch(self, slot: int) -> None:
+        self._clock += 1
+        self._last_used[slot] = self._clock
+
     def _prefix_source(self, tokens: list[int]) -> tuple[int, int]:
         """(sequence, length) of the longest prefix of ``tokens`` already in the cache."""
-        best_seq, best = 0, _common_prefix(self.ctx.prompt_cache, tokens)
+        best_seq, best = -1, 0
+        for slot, cached in self.ctx.cached_prompts.items():
+            have = _common_prefix(cached, tokens)
+            if have > best:
+                best_seq, best = slot, have
         for live in self._live:
             have = _common_prefix(live.tokens[: live.cursor], tokens)
             if have > best:
                 best_seq, best = live.prompt_seq, have
         return best_seq, min(best, len(tokens) - 1)
+
+    def _evict_oldest(self) -> None:
+        """Drop the least recently used cached prompt (to make room for a request)."""
+        cached = self.ctx.cached_prompts
+        slot = min(cached, key=lambda s: self._last_used.get(s, 0))
+        self.ctx.seq_remove(slot)
+        del cached[slot]
+
+    def _slot_for(self, tokens: list[int]) -> int:
+        """Where a finished prompt is kept: the slot it extends, an empty slot, else the slot
+        sharing the longest prefix with it (the least recently used among equals)."""
+        cached = self.ctx.cached_prompts
+        superseded = [s for s in cached if _common_prefix(cached[s], tokens) == len(cached[s])]
+        if superseded:  # this conversation's previous turn: the new prompt contains it
+            return superseded[0]
+        empty = [slot for slot in self._slots if slot not in cached]
+        if empty:
+            return empty[0]
+        return max(
+            self._slots,
+            key=lambda s: (_common_prefix(cached[s], tokens), -self._last_used.get(s, 0)),
+        )
 
     def _admit(self) -> None:
         """Start queued requests in arrival order while they fit (holds ``_cond``)."""
@@ -312,11 +355,9 @@ class BatchEngine:
             k = len(req.params.seeds)
             src, keep = self._prefix_source(req.tokens)
             cells = len(req.tokens) - keep + k * (req.params.max_tokens + 1)
-            cached = len(ctx.prompt_cache)
-            fits_cells = self._reserved + cells + cached <= ctx.kv_size
-            if not fits_cells and cached and self._reserved + cells <= ctx.kv_size:
-                ctx.seq_remove(0)  # drop the cached prompt to make room
-                ctx.prompt_cache = []
+            fits_cells = self._reserved + cells + ctx.cached_cells <= ctx.kv_size
+            if not fits_cells and ctx.cached_prompts and self._reserved + cells <= ctx.kv_size:
+                self._evict_oldest()  # make room, then look for the prefix again
                 continue
             if len(self._free) < k + 1 or not fits_cells:
                 return  # first come, first served: later requests wait behind this one
@@ -325,6 +366,8 @@ class BatchEngine:
             seqs = [self._free.pop() for _ in range(k)]
             if keep:
                 ctx.seq_copy_range(src, prompt_seq, 0, keep)
+                if src in ctx.cached_prompts:
+                    self._touch(src)
             req.admitted = time.monotonic()
             req.evaluated = len(req.tokens) - keep
             req.results = [SequenceResult(seed=s) for s in req.params.seeds]
@@ -436,10 +479,12 @@ class BatchEngine:
             for res in req.results:
                 if not res.cut:
                     res.text = res.data.decode("utf-8", "ignore")
-            # The next turn of this conversation starts with this prompt: keep it in seq 0.
-            ctx.seq_remove(0)
-            ctx.seq_copy(live.prompt_seq, 0)
-            ctx.prompt_cache = list(live.tokens)
+            # The next turn of this conversation starts with this prompt: keep it.
+            slot = self._slot_for(live.tokens)
+            ctx.seq_remove(slot)
+            ctx.seq_copy(live.prompt_seq, slot)
+            ctx.cached_prompts[slot] = list(live.tokens)
+            self._touch(slot)
             with self._cond:
                 self._live.remove(live)
                 self._release(live)

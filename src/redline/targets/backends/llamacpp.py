@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from redline.config import Settings
+from redline.config import Settings, load_settings
 from redline.errors import (
     BackendTimeout,
     BackendUnavailable,
@@ -56,7 +56,7 @@ from redline.targets.backends.sampler import (
 )
 from redline.targets.backends.switch import batching_enabled
 from redline.targets.base import Message, Sample
-from redline.targets.models import ModelSpec, resolve_model
+from redline.targets.catalogue import ModelSpec, resolve_model
 from redline.targets.progress import current as current_progress
 
 #: embed()/embed_spans() get ``timeout_s`` per this many tokens of work (at least once).
@@ -69,8 +69,9 @@ _contexts: dict[tuple[Path, int, bool, Path | None], NativeContext] = {}
 _adapters: dict[tuple[Path, Path], object] = {}
 
 
-def default_threads() -> int:
-    """Threads for llama.cpp: REDLINE_LLAMA_THREADS, else one less than the usable cores.
+def default_threads(settings: Settings | None = None) -> int:
+    """Threads for llama.cpp: the ``llama_threads`` setting (REDLINE_LLAMA_THREADS, else
+    redline.toml, as :mod:`redline.config` resolves it), else one less than the usable cores.
 
     Why not every core: ggml's worker threads spin at each barrier, so when anything else
     runs (the web server, the database, another job) a thread per core stalls the whole
@@ -78,14 +79,9 @@ def default_threads() -> int:
     2 threads at 10-25 tok/s with 9x the CPU time. On an idle machine pass n_threads (or
     set the variable) to use every core.
     """
-    env = os.environ.get("REDLINE_LLAMA_THREADS")
-    if env:
-        try:
-            return max(1, int(env))
-        except ValueError as exc:
-            raise ConfigError(
-                f"REDLINE_LLAMA_THREADS={env!r} is not a whole number; unset it or use e.g. 2"
-            ) from exc
+    configured = (settings or load_settings()).llama_threads
+    if configured:
+        return configured
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
@@ -161,6 +157,9 @@ class _Drawn:
 class LlamaCppBackend:
     """A GGUF model through llama-cpp-python, sampling n candidates per call together."""
 
+    #: ``generate(..., embed=True)`` returns each reply's mean final-layer hidden state.
+    supports_embeddings = True
+
     def __init__(
         self,
         model: str | Path,
@@ -182,7 +181,7 @@ class LlamaCppBackend:
         self.source_path = resolved.source_path  # the model the (maybe BF16) file stands for
         self.name = resolved.name
         self.n_ctx = n_ctx
-        self.n_threads = n_threads or default_threads()
+        self.n_threads = n_threads or default_threads(settings)
         self.timeout_s = timeout_s
         #: A GGUF LoRA applied on top of the model (the rlhf target); None for plain weights.
         self.lora_path = Path(lora_path).absolute() if lora_path is not None else None
@@ -520,7 +519,7 @@ class LlamaCppBackend:
             with self._exclusive(deadline, "computing hidden states"):
                 self._ctx.set_threads(self.n_threads)
                 need = sum(len(jobs[i].prefix) + len(jobs[i].span) for i in group)
-                if need + len(self._ctx.prompt_cache) > self._ctx.kv_size:
+                if need + self._ctx.cached_cells > self._ctx.kv_size:
                     self._ctx.clear()
                 rows = mean_states(
                     self._ctx,

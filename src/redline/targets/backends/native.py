@@ -294,6 +294,9 @@ class NativeContext:
         self.lock = threading.RLock()
         #: tokens currently held by sequence 0 (the cached prompt prefix)
         self.prompt_cache: list[int] = []
+        #: batching contexts keep several prompts instead: sequence id -> its tokens
+        #: (see ``batching.CACHE_SLOTS``)
+        self.cached_prompts: dict[int, list[int]] = {}
         #: the cross-request batching engine of this context (``batching.engine_for``)
         self.engine: object | None = None
 
@@ -356,9 +359,16 @@ class NativeContext:
     def seq_remove(self, seq: int, start: int = -1) -> bool:
         return bool(llc.llama_memory_seq_rm(self.memory, seq, start, -1))
 
+    @property
+    def cached_cells(self) -> int:
+        """KV cells the cached prompts may hold (an upper bound: prompts that share a
+        prefix share its cells)."""
+        return len(self.prompt_cache) + sum(len(t) for t in self.cached_prompts.values())
+
     def clear(self) -> None:
         llc.llama_memory_clear(self.memory, True)
         self.prompt_cache = []
+        self.cached_prompts = {}
 
     def reset_candidates(self) -> None:
         """Drop every sequence except the cached prompt in sequence 0."""

