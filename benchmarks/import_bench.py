@@ -22,8 +22,7 @@ from functools import partial
 from pathlib import Path
 
 import common
-
-from redline.datasets.synthetic import write_synthetic
+from tests.support.synthetic import write_synthetic
 
 emit = partial(common.emit, "import")
 

@@ -32,12 +32,12 @@ emit = partial(common.emit, "report")
 def build_store(folder: str, n: int) -> str:
     db = f"sqlite:///{folder}/r.db"
     setup = (
-        "from redline.datasets.synthetic import write_synthetic;"
+        "from tests.support.synthetic import write_synthetic;"
         "from redline.datasets import import_file; from redline.store import Store;"
         f"write_synthetic('{folder}/s.json', {n}, 0);"
         f"import_file(Store('{db}'), '{folder}/s.json')"
     )
-    subprocess.run([sys.executable, "-c", setup], check=True)
+    subprocess.run([sys.executable, "-c", setup], check=True, cwd=common.ROOT)
     return db
 
 

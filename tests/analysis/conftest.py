@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from tests.support.synthetic import synthetic_red_team_records, write_synthetic
 
 from redline.datasets import import_file
 from redline.datasets.hhrlhf import parse_size
-from redline.datasets.synthetic import synthetic_red_team_records, write_synthetic
 from redline.store import Store
 
 

@@ -7,12 +7,12 @@ import math
 from pathlib import Path
 
 import pytest
+from tests.support.synthetic import write_synthetic
 
 from redline.analysis.cells import table_one
 from redline.analysis.frame import attempts_frame
 from redline.analysis.tables import cell_summary, counts
 from redline.datasets import import_file
-from redline.datasets.synthetic import write_synthetic
 from redline.store import Store
 
 

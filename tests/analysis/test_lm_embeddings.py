@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from tests.support.synthetic import synthetic_red_team_records
 
 from redline.analysis.attack_map import attack_map
 from redline.analysis.embeddings import LMEmbedder
-from redline.datasets.synthetic import synthetic_red_team_records
 
 
 @pytest.mark.slow

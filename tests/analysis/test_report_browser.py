@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from tests.support.synthetic import synthetic_red_team_records, write_synthetic
 
 from chromium import CHROMIUM, CHROMIUM_ARGS
 from redline.analysis.report import build_report
 from redline.analysis.texts import transcripts_frame
 from redline.attack.frame import comparison_frame
 from redline.datasets import import_file
-from redline.datasets.synthetic import synthetic_red_team_records, write_synthetic
 from redline.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]

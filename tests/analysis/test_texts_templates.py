@@ -5,12 +5,12 @@ from __future__ import annotations
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
+from tests.support.synthetic import synthetic_red_team_records
 
 from redline.analysis.frame import attempts_frame
 from redline.analysis.template_attacks import near_duplicate_groups, template_attacks
 from redline.analysis.texts import transcripts_frame
 from redline.datasets import attempt_transcript
-from redline.datasets.synthetic import synthetic_red_team_records
 from redline.store import Attempt, Turn
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests.support.synthetic import synthetic_red_team_records, write_synthetic
 
 from redline.analysis.frame import attempts_frame
 from redline.analysis.success import attack_success
 from redline.analysis.tables import cell_summary
 from redline.datasets import import_file
-from redline.datasets.synthetic import synthetic_red_team_records, write_synthetic
 from redline.store import Store
 
 

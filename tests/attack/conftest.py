@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.support.keyword_scorer import KeywordScorer
 
 from redline.attack.runtime import Runtime, clear_cache
-from redline.attack.scoring import KeywordScorer
-from redline.attack.testing import ScriptedTargets
 from redline.errors import BackendError
 from redline.targets.base import Conversation, Sample, TargetInfo, TargetModel
 from redline.targets.scripted import ScriptedTarget
+from redline.testing import ScriptedTargets
 
 
 @pytest.fixture(autouse=True)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from tests.support.keyword_scorer import KeywordScorer
 
 from redline.attack.replay import replay, replay_key
 from redline.attack.runtime import Runtime
-from redline.attack.scoring import KeywordScorer
 from redline.attack.sources import attacks_from_store, first_turn_sample, import_attacks
 from redline.datasets import parse_transcript, read_file
 from redline.errors import ConfigError, NotFoundError

@@ -9,10 +9,10 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from tests.support.keyword_scorer import KeywordScorer
 
 from redline.attack.replay import replay
 from redline.attack.runtime import Runtime
-from redline.attack.scoring import KeywordScorer
 from redline.attack.sources import first_turn_sample, import_attacks
 from redline.attack.study import StudyConfig, default_grid, run_study
 from redline.config import load_settings

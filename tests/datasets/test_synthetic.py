@@ -8,10 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import func, select
-
-from redline.datasets import import_file
-from redline.datasets.hhrlhf import RED_TEAM_KEYS
-from redline.datasets.synthetic import (
+from tests.support.synthetic import (
     CELL_MEANS,
     RATING_COUNTS,
     TABLE1_COUNTS,
@@ -20,6 +17,9 @@ from redline.datasets.synthetic import (
     synthetic_red_team_records,
     write_synthetic,
 )
+
+from redline.datasets import import_file
+from redline.datasets.hhrlhf import RED_TEAM_KEYS
 from redline.store import Attempt, Person
 
 

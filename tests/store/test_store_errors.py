@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
+from tests.support.synthetic import write_synthetic
 from typer.testing import CliRunner
 
 from redline.cli import app
 from redline.datasets import import_file
-from redline.datasets.synthetic import write_synthetic
 from redline.errors import StoreError
 from redline.store import Person, Store
 from redline.store.engine import head_revision

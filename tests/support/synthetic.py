@@ -2,6 +2,7 @@
 
 Why: the released file (38,961 transcripts) is not shipped with Redline, yet the import
 benchmark, the report benchmark and the analysis tests need data of that size and shape.
+Only they use it, so it lives with the tests' support code, not in the package.
 The generator reproduces the published aggregates (``reference_stats.json``): Table 1 cell
 counts scaled to ``n``, per-cell mean and 5% quantile of the minimum harmlessness score,
 the rating distribution (lower score, higher rating), 324 red teamers of whom 17 are
