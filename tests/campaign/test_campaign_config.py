@@ -52,7 +52,14 @@ def test_without_a_file_every_available_target_takes_part(tmp_path: Path):
         ('[campaign]\nweights = { "ghost-1m/plain" = 2 }\n', "unknown targets"),
         ('[campaign]\nweights = { "m-1m/plain" = -1 }\n', ">= 0"),
         ("[campaign]\ntask_size = 0\n", "at least 1"),
-        ('[campaign]\ntask_size = "five"\n', "must be numbers"),
+        ('[campaign]\ntask_size = "five"\n', r"\[campaign\] task_size in .*toml must be a whole"),
+        ("[campaign]\ntask_size = true\n", "task_size .* must be a whole number, not True"),
+        ("[campaign]\ntask_size = 2.5\n", "task_size .* must be a whole number"),
+        ("[campaign]\nidle_cap_seconds = true\n", "idle_cap_seconds .* must be a number"),
+        ('[campaign]\nweights = { "m-1m/plain" = true }\n', r"\[campaign\.weights\] m-1m/plain"),
+        ("[campaign]\nweights = [1, 2]\n", "weights .* must be a table"),
+        ('[campaign]\ntargets = "m-1m/plain"\n', "targets .* must be a list of non-empty strings"),
+        ("campaign = 3\n", "campaign .* must be a table"),
     ],
 )
 def test_bad_campaign_settings_are_clear_errors(tmp_path: Path, toml: str, message: str):

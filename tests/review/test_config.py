@@ -51,6 +51,11 @@ def test_review_settings_from_redline_toml(tmp_path: Path) -> None:
         ('[review]\nmax_tags = "two"\n', "whole number"),
         ("[review]\nsurvey_every = 0\n", "at least 1"),
         ('[review]\nreassign_skipped = "yes"\n', "true or false"),
+        ("[review]\nmax_tags = true\n", r"\[review\] max_tags in .*redline\.toml must be a whole"),
+        ("[review]\npreview_chars = 200.0\n", "preview_chars .* whole number"),
+        ("[review]\nwellbeing_names = 1\n", "wellbeing_names .* true or false"),
+        ("[review]\ntags_file = 3\n", "tags_file .* must be a string"),
+        ('[review]\ntags = "Cyber"\n', "tags .* list of non-empty strings"),
     ],
 )
 def test_bad_review_settings_say_what_to_fix(tmp_path: Path, toml: str, message: str) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from redline.config import Settings
 from redline.errors import ConfigError
@@ -67,28 +66,24 @@ def campaign_config(
     ``names`` (e.g. from a CLI flag) wins over the file; without either, every available
     target takes part with weight 1.
     """
-    section: dict[str, Any] = dict(settings.raw.get("campaign", {}))
+    table = settings.table("campaign")
     by_name = {t.name: t for t in available}
-    wanted = list(names or section.get("targets") or by_name)
+    wanted = list(names or table.texts("targets") or by_name)
     missing = [n for n in wanted if n not in by_name]
     if missing:
         raise ConfigError(
             f"campaign targets {missing} are not available; available: {sorted(by_name)}"
         )
-    weights = {str(k): float(v) for k, v in dict(section.get("weights", {})).items()}
+    given = table.table("weights")
+    weights = {str(k): given.number(k, 1.0) for k in given.values}
     typos = sorted(set(weights) - set(by_name))
     if typos:
         raise ConfigError(
             f"[campaign] weights name unknown targets {typos}; available: {sorted(by_name)}"
         )
     weights = {k: v for k, v in weights.items() if k in wanted}
-    try:
-        size = int(section.get("task_size", DEFAULT_TASK_SIZE))
-        cap = float(section.get("idle_cap_seconds", DEFAULT_IDLE_CAP_SECONDS))
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(
-            f"[campaign] task_size and idle_cap_seconds must be numbers: {exc}"
-        ) from exc
+    size = table.whole("task_size", DEFAULT_TASK_SIZE)
+    cap = table.number("idle_cap_seconds", DEFAULT_IDLE_CAP_SECONDS)
     return CampaignConfig(
         targets=tuple(by_name[n] for n in wanted),
         weights=weights,

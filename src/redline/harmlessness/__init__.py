@@ -8,10 +8,9 @@ Public surface (everything else is internal):
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from redline.config import Settings
+from redline.config import Settings, load_settings
 from redline.harmlessness.features import GGUFFeaturizer, cached_embeddings
 from redline.harmlessness.model import PreferenceModelFile
 from redline.harmlessness.scorer import EmptyReplyError, PreferenceModelScorer
@@ -20,12 +19,9 @@ DEFAULT_PM = Path(__file__).with_name("default_pm.json")
 
 
 def default_pm_path(settings: Settings | None = None) -> Path:
-    """``REDLINE_PM`` (env), else ``pm_path`` in redline.toml, else the packaged model."""
-    configured = os.environ.get("REDLINE_PM")
-    if not configured and settings is not None:
-        section = settings.raw.get("redline", settings.raw)
-        configured = section.get("pm_path")
-    return Path(configured) if configured else DEFAULT_PM
+    """The ``pm_path`` setting (``REDLINE_PM``, else redline.toml, as :mod:`redline.config`
+    resolves it), else the packaged model."""
+    return (settings or load_settings()).pm_path or DEFAULT_PM
 
 
 def load_default_scorer(settings: Settings) -> PreferenceModelScorer:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from redline.config import Settings
 from redline.errors import ConfigError
@@ -57,44 +56,30 @@ class ReviewConfig:
         return cls(tags=load_tags())
 
 
-def _int(section: dict[str, Any], key: str, default: int) -> int:
-    value = section.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"[review] {key} must be a whole number, not {value!r}")
-    return value
-
-
 def review_config(settings: Settings, cwd: Path | None = None) -> ReviewConfig:
     """The review settings from redline.toml's ``[review]`` table (defaults otherwise).
 
     A relative ``tags_file`` is read relative to ``cwd`` (where redline.toml lives).
     """
-    section: dict[str, Any] = dict(settings.raw.get("review", {}))
-    if "tags" in section and "tags_file" in section:
+    table = settings.table("review")
+    if "tags" in table.values and "tags_file" in table.values:
         raise ConfigError("[review] give either tags or tags_file, not both")
-    if "tags" in section:
-        raw = section["tags"]
-        if not isinstance(raw, list) or not all(isinstance(t, str) and t.strip() for t in raw):
-            raise ConfigError("[review] tags must be a list of non-empty strings")
-        tags = tuple(t.strip() for t in raw)
-    elif "tags_file" in section:
-        path = Path(str(section["tags_file"]))
+    given = table.texts("tags")
+    tags_file = table.text("tags_file", None)
+    if given is not None:
+        tags = tuple(given)
+    elif tags_file is not None:
+        path = Path(tags_file)
         if not path.is_absolute():
             path = (cwd or Path.cwd()) / path
         tags = read_tag_file(path)
     else:
         tags = load_tags()
-    reassign = section.get("reassign_skipped", True)
-    if not isinstance(reassign, bool):
-        raise ConfigError("[review] reassign_skipped must be true or false")
-    names = section.get("wellbeing_names", False)
-    if not isinstance(names, bool):
-        raise ConfigError("[review] wellbeing_names must be true or false")
     return ReviewConfig(
         tags=tags,
-        max_tags=_int(section, "max_tags", DEFAULT_MAX_TAGS),
-        reassign_skipped=reassign,
-        preview_chars=_int(section, "preview_chars", DEFAULT_PREVIEW_CHARS),
-        survey_every=_int(section, "survey_every", DEFAULT_SURVEY_EVERY),
-        wellbeing_names=names,
+        max_tags=table.whole("max_tags", DEFAULT_MAX_TAGS),
+        reassign_skipped=table.flag("reassign_skipped", True),
+        preview_chars=table.whole("preview_chars", DEFAULT_PREVIEW_CHARS),
+        survey_every=table.whole("survey_every", DEFAULT_SURVEY_EVERY),
+        wellbeing_names=table.flag("wellbeing_names", False),
     )
