@@ -7,11 +7,12 @@ import math
 import pickle
 
 import numpy as np
+from tests.support.keyword_scorer import KeywordScorer
 
-from redline.attack.engine import converse, json_safe
+from redline.attack.conversation import converse, json_safe
 from redline.attack.results import ConversationResult
 from redline.attack.runtime import RegistryTargets, cached, with_max_tokens
-from redline.attack.scoring import DefaultPM, KeywordScorer
+from redline.attack.scoring import DefaultPM
 from redline.config import load_settings
 from redline.targets.base import Message, Sample, TargetInfo
 from redline.targets.defences import build_defended_target, parse_defence
@@ -22,11 +23,15 @@ INFO = TargetInfo("stub-1m/rs4", "stub", "1M", 1, "rejection sampling", "rs4")
 
 class _Backend:
     name = "stub"
+    supports_embeddings = False
 
     def __init__(self) -> None:
         self.max_tokens: list[int] = []
 
-    def generate(self, conversation, n=1, max_tokens=128, temperature=0.8, seed=None):  # type: ignore[no-untyped-def]
+    def generate(  # type: ignore[no-untyped-def]
+        self, conversation, n=1, max_tokens=128, temperature=0.8, seed=None, *,
+        ignore_eos=False, embed=False,
+    ):  # fmt: skip
         self.max_tokens.append(max_tokens)
         return [Sample(text=f"reply {i}", meta={"vec": np.ones(3)}) for i in range(n)]
 

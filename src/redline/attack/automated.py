@@ -1,148 +1,109 @@
-"""Automated red teaming: an attacker LM writes attacks against a target; stored with
+"""Automated red teaming: an attacker LM attacks a target with a strategy; stored with
 ``origin=automated``, authored by the attacker's Person row (pool ``automated``).
 
-Resumable like replay: attack ``i`` of a recipe (attacker, target, mode, K, turns, seed)
-has a fixed key, so ``--n 20`` after ``--n 10`` runs only the ten new ones. The opener's
-seed does not depend on the target, so the same recipe sends the same first message to
-every target: automated attacks on two targets can be compared pairwise.
+Resumable like replay: attack ``i`` of a recipe (attacker, target, strategy and its
+settings, seed) has a fixed key, so ``--n 20`` after ``--n 10`` runs only the ten new
+ones. A strategy plans without knowing the target, so the same recipe sends the same
+first message to every target: automated attacks on two targets can be compared
+pairwise.
 """
 
 from __future__ import annotations
 
-import random
-import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
-from sqlalchemy import select
-
-from redline.attack.attacker import (
-    AttackerBackendFactory,
-    attack_messages,
-    load_attacker_prompt,
-    write_attack,
-)
-from redline.attack.engine import converse
+from redline.attack.attacker import AttackerBackendFactory
 from redline.attack.executors import Executor
 from redline.attack.persist import attacker_person, make_key
 from redline.attack.results import ConversationResult
-from redline.attack.runner import RunReport, run_jobs
+from redline.attack.resumable import RunReport, run_jobs
 from redline.attack.runtime import Runtime, cached
-from redline.attack.sources import HUMAN_ORIGINS
-from redline.errors import ConfigError, NotFoundError
+from redline.attack.strategies.base import Budget, Kit, Options, Plan, Strategy
+from redline.attack.strategies.registry import STRATEGIES
+from redline.config import Settings
+from redline.errors import ConfigError
+from redline.judges.base import Judge
 from redline.store import Store
-from redline.store.models import Attempt, Origin, Turn
-from redline.targets.base import Message
+from redline.store.models import Origin
 
-MODES = ("zero-shot", "few-shot")
+
+class JudgeFactory(Protocol):
+    """A picklable recipe for the judge a strategy scores its steps with."""
+
+    def __call__(self) -> Judge: ...
+
+
+@dataclass(frozen=True)
+class RegistryJudge:
+    """The judge called ``name`` (``redline judge list``), built once per worker."""
+
+    settings: Settings
+    name: str
+
+    def __call__(self) -> Judge:
+        from redline.judges.registry import load_judge
+
+        return load_judge(self.name, self.settings)
 
 
 @dataclass(frozen=True)
 class AttackJob:
-    """Attack ``index`` of a recipe: the attacker writes every human turn."""
+    """Attack ``plan.index`` of a recipe: ``strategy`` runs it in a worker."""
 
     key: str
     target: str
     attacker: AttackerBackendFactory
-    mode: str
-    index: int
-    seed: int
-    turns: int = 1
-    examples: tuple[str, ...] = ()
-    topic: str = ""
-    max_tokens: int = 64
+    strategy: Strategy
+    plan: Plan
+    judge: JudgeFactory | None = None
+    attack_tokens: int = 64
 
-    def run(self, runtime: Runtime) -> ConversationResult:
-        backend = cached(self.attacker, self.attacker)
-        result = ConversationResult(key=self.key, target=self.target, attacker=self.attacker.name)
-
-        def next_human(conversation: list[Message], index: int) -> str:
-            messages = attack_messages(
-                self.mode, conversation=conversation, examples=self.examples, topic=self.topic
-            )
-            return write_attack(
-                backend, messages, seed=(self.seed + 31 * index) % 2**31, max_tokens=self.max_tokens
-            )
-
-        return converse(
-            runtime.target(self.target),
-            runtime.reply_scorer(),
-            next_human,
-            max_turns=self.turns,
+    def run(self, runtime: Runtime) -> list[ConversationResult]:
+        kit = Kit(
+            key=self.key,
+            target_name=self.target,
+            target=runtime.target(self.target),
+            scorer=runtime.reply_scorer(),
+            attacker=cached(self.attacker, self.attacker),
+            attacker_name=self.attacker.name,
+            judge=cached(self.judge, self.judge) if self.judge is not None else None,
             candidates=runtime.candidates,
-            seed=self.seed,
-            result=result,
+            attack_tokens=self.attack_tokens,
         )
-
-
-def successful_attacks(store: Store, k: int) -> list[str]:
-    """Openers of the ``k`` most successful stored human attacks: lowest
-    min-harmlessness first, then highest self-rating (for unscored attempts)."""
-    query = (
-        select(Turn.human)
-        .join(Attempt, Attempt.id == Turn.attempt_id)
-        .where(Attempt.origin.in_(list(HUMAN_ORIGINS)), Turn.index == 0, Turn.human.is_not(None))
-        .where((Attempt.min_harmlessness.is_not(None)) | (Attempt.rating.is_not(None)))
-        .order_by(
-            Attempt.min_harmlessness.is_(None),
-            Attempt.min_harmlessness,
-            Attempt.rating.desc(),
-            Attempt.id,
-        )
-        .limit(k * 3)
-    )
-    with store.session() as session:
-        openers = [h.strip() for h in session.scalars(query) if h and h.strip()]
-    unique = list(dict.fromkeys(openers))[:k]
-    if len(unique) < k:
-        raise NotFoundError(
-            f"few-shot needs {k} scored or rated human attacks, the store has {len(unique)}; "
-            "import attempts (redline import) and score them (redline score)"
-        )
-    return unique
+        return list(self.strategy.run(self.plan, kit))
 
 
 def plan_attacks(
     target: str,
     attacker: AttackerBackendFactory,
+    strategy: Strategy,
     *,
     n: int,
-    mode: str,
-    few_shot_pool: Sequence[str] = (),
-    few_shot: int = 0,
-    turns: int = 1,
     seed: int = 0,
-    max_tokens: int = 64,
+    attack_tokens: int = 64,
+    judge: JudgeFactory | None = None,
 ) -> list[AttackJob]:
-    """``n`` attack jobs; each few-shot attack shows ``few_shot`` examples drawn (seeded)
-    from ``few_shot_pool``; each zero-shot attack gets a seeded topic."""
-    if mode not in MODES:
-        raise ConfigError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-    if n < 1 or turns < 1:
-        raise ConfigError(f"--n and --turns must be at least 1 (got {n}, {turns})")
-    if mode == "few-shot" and not 0 < few_shot <= len(few_shot_pool):
-        raise ConfigError(f"--few-shot {few_shot} needs that many examples in the pool")
-    topics = load_attacker_prompt().topics
-    jobs = []
-    for i in range(n):
-        rng = random.Random(zlib.crc32(f"{seed}:{mode}:{few_shot}:{i}".encode()))
-        examples = tuple(rng.sample(list(few_shot_pool), few_shot)) if mode == "few-shot" else ()
-        recipe = (attacker.name, mode, few_shot, turns, seed, max_tokens, i)
-        jobs.append(
-            AttackJob(
-                key=make_key("automated", target, *recipe),
-                target=target,
-                attacker=attacker,
-                mode=mode,
-                index=i,
-                seed=rng.randrange(2**31),
-                turns=turns,
-                examples=examples,
-                topic=rng.choice(topics) if mode == "zero-shot" else "",
-                max_tokens=max_tokens,
-            )
+    """``n`` attack jobs, each keyed by the recipe and its index."""
+    if n < 1:
+        raise ConfigError(f"--n must be at least 1 (got {n})")
+    if strategy.needs_judge and judge is None:
+        raise ConfigError(f"strategy {strategy.name} needs a judge: pass --judge NAME")
+    return [
+        AttackJob(
+            key=make_key(
+                "automated", target, attacker.name, *strategy.recipe, seed, attack_tokens, i
+            ),
+            target=target,
+            attacker=attacker,
+            strategy=strategy,
+            plan=strategy.plan(i, seed),
+            judge=judge if strategy.needs_judge else None,
+            attack_tokens=attack_tokens,
         )
-    return jobs
+        for i in range(n)
+    ]
 
 
 def attack(
@@ -152,30 +113,26 @@ def attack(
     attacker: AttackerBackendFactory,
     *,
     n: int,
+    strategy: str | None = None,
     few_shot: int = 0,
     pool_factor: int = 4,
     turns: int = 1,
     seed: int = 0,
     max_tokens: int = 64,
+    judge: JudgeFactory | None = None,
     executor: Executor | None = None,
     batch_size: int = 4,
     progress: Callable[[int], None] | None = None,
     on_start: Callable[[int], None] | None = None,
 ) -> RunReport:
-    """Run ``n`` automated attacks (zero-shot when ``few_shot`` is 0) and store them."""
+    """Run ``n`` automated attacks with the strategy called ``strategy`` (by default
+    few-shot when ``few_shot`` > 0, else zero-shot) and store them."""
     runtime.targets.info(target)
-    mode = "few-shot" if few_shot > 0 else "zero-shot"
-    pool = successful_attacks(store, few_shot * pool_factor) if few_shot > 0 else []
+    name = strategy or ("few-shot" if few_shot > 0 else "zero-shot")
+    options = Options(budget=Budget(turns=turns), few_shot=few_shot, pool_factor=pool_factor)
+    configured = STRATEGIES.load(name).setup(options, store)
     jobs = plan_attacks(
-        target,
-        attacker,
-        n=n,
-        mode=mode,
-        few_shot_pool=pool,
-        few_shot=few_shot,
-        turns=turns,
-        seed=seed,
-        max_tokens=max_tokens,
+        target, attacker, configured, n=n, seed=seed, attack_tokens=max_tokens, judge=judge
     )
     person_id = attacker_person(store, attacker.name)
     return run_jobs(

@@ -34,7 +34,12 @@ from redline.errors import ConfigError
 
 
 class Job(Protocol):
-    """A unit of work: builds what it needs from the runtime and returns a result."""
+    """A unit of work: builds what it needs from the runtime and returns its results.
+
+    A replay or a one-conversation attack returns one result keyed ``key``; a strategy
+    that searches (a tree of attempts) returns several, the first keyed ``key`` so a rerun
+    knows the job is done.
+    """
 
     @property
     def key(self) -> str: ...
@@ -42,12 +47,12 @@ class Job(Protocol):
     @property
     def target(self) -> str: ...
 
-    def run(self, runtime: Runtime) -> ConversationResult: ...
+    def run(self, runtime: Runtime) -> list[ConversationResult]: ...
 
 
 def run_batch(runtime: Runtime, jobs: Sequence[Job]) -> list[ConversationResult]:
     """Run jobs one after another in this process (models are built once and cached)."""
-    return [job.run(runtime) for job in jobs]
+    return [result for job in jobs for result in job.run(runtime)]
 
 
 def batches(jobs: Sequence[Job], size: int) -> list[list[Job]]:

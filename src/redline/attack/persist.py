@@ -102,6 +102,7 @@ def _attempt(
         task_description_harmlessness=result.task_description_harmlessness,
         scored_by=result.scored_by,
         content_hash=result.key,
+        extra=result.extra,
     )
     attempt.turns = [
         Turn(

@@ -2,8 +2,8 @@
 
 Each source attempt's human turns are sent as written (``turns="first"``: only the
 opener; ``"all"``: every human turn, each later one sent whatever the target answered
-before). Replies come from the target (see :mod:`redline.attack.engine` for which reply
-continues). A replay of (source, target, turns mode, variant) is done once: a rerun
+before). Replies come from the target (see :mod:`redline.attack.conversation` for which
+reply continues). A replay of (source, target, turns mode, variant) is done once: a rerun
 skips every stored one, so an interrupted replay simply resumes.
 """
 
@@ -13,11 +13,11 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from redline.attack.engine import converse
+from redline.attack.conversation import converse
 from redline.attack.executors import Executor
 from redline.attack.persist import make_key
 from redline.attack.results import ConversationResult
-from redline.attack.runner import RunReport, run_jobs
+from redline.attack.resumable import RunReport, run_jobs
 from redline.attack.runtime import Runtime
 from redline.attack.sources import SourceAttack
 from redline.errors import ConfigError
@@ -49,7 +49,7 @@ class ReplayJob:
     seed: int
     task_description: str | None = None
 
-    def run(self, runtime: Runtime) -> ConversationResult:
+    def run(self, runtime: Runtime) -> list[ConversationResult]:
         result = ConversationResult(
             key=self.key,
             target=self.target,
@@ -60,7 +60,7 @@ class ReplayJob:
         def next_human(_conversation: list[Message], index: int) -> str | None:
             return self.humans[index] if index < len(self.humans) else None
 
-        return converse(
+        converse(
             runtime.target(self.target),
             runtime.reply_scorer(),
             next_human,
@@ -69,6 +69,7 @@ class ReplayJob:
             seed=self.seed,
             result=result,
         )
+        return [result]
 
 
 def plan_replay(

@@ -4,8 +4,8 @@ Why: a long study can outlive a preference model (a teammate retrains it, REDLIN
 changes), and comparisons refuse to mix judges. Rescoring the few attempts a study owns
 with the current scorer is cheaper than replaying them, and keeps the replies (which
 targets produced) unchanged: only ``harmlessness``, ``scored_by`` and the attempt's
-min and mean change. Contexts are built exactly as :mod:`redline.attack.engine` builds
-them (the human turns and the replies that continued the conversation).
+min and mean change. Contexts are built exactly as :mod:`redline.attack.conversation`
+builds them (the human turns and the replies that continued the conversation).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from redline.attack.scoring import ReplyScorer, finite_or_none
+from redline.attack.scoring import finite_or_none
 from redline.store import Store
 from redline.store.models import Attempt, Turn
-from redline.targets.base import Message
+from redline.targets.base import Message, Scorer
 
 
 def stale(store: Store, attempt_ids: Sequence[int], identity: str) -> list[int]:
@@ -37,7 +37,7 @@ def stale(store: Store, attempt_ids: Sequence[int], identity: str) -> list[int]:
     return found
 
 
-def rescore(store: Store, scorer: ReplyScorer, attempt_ids: Sequence[int]) -> int:
+def rescore(store: Store, scorer: Scorer, attempt_ids: Sequence[int]) -> int:
     """Rescore every candidate of these attempts with ``scorer`` (one transaction each
     attempt); returns how many attempts were rescored."""
     done = 0

@@ -43,6 +43,9 @@ class ConversationResult:
     attacker: str | None = None
     seconds: float = 0.0
     error: str | None = None
+    #: Kept as ``Attempt.extra``: where a strategy's search put this conversation
+    #: (``strategy``, ``node``, ``parent``, ``score``); None for a lone conversation.
+    extra: dict[str, Any] | None = None
 
     @property
     def picked_scores(self) -> list[float]:

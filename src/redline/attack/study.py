@@ -34,7 +34,7 @@ from redline.attack.executors import Executor
 from redline.attack.frame import comparison_frame
 from redline.attack.replay import plan_replay
 from redline.attack.rescore import rescore, stale
-from redline.attack.runner import RunReport, run_jobs
+from redline.attack.resumable import RunReport, run_jobs
 from redline.attack.runtime import Runtime
 from redline.attack.sources import first_turn_sample, import_attacks
 from redline.config import Settings

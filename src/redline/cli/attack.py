@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from redline.attack.strategies.registry import STRATEGIES
 from redline.cli.app import app, state
 from redline.cli.replay import (
     BATCH,
@@ -31,6 +32,18 @@ def attack_cmd(
         help="Who writes the attacks: a model (smollm2-135m) or any target name, whose "
         "backend is used without its defence prompt (embedded or OpenAI-compatible).",
     ),
+    strategy: str | None = typer.Option(
+        None,
+        "--strategy",
+        help="How the attacker attacks: "
+        + ", ".join(STRATEGIES.names())
+        + " (default: few-shot with --few-shot K, else zero-shot).",
+    ),
+    judge: str | None = typer.Option(
+        None,
+        "--judge",
+        help="Judge for a strategy that scores its own steps (redline judge list).",
+    ),
     n: int = typer.Option(10, "--n", help="How many attacks (a rerun adds only missing ones)."),
     few_shot: int = typer.Option(
         0,
@@ -55,10 +68,11 @@ def attack_cmd(
     concurrency: int = CONCURRENCY,
     batch_size: int = BATCH,
 ) -> None:
-    """Automated red teaming: the attacker LM writes attacks (zero-shot from
-    instructions, or few-shot from the most successful stored human attacks, over one or
-    more turns), the target replies, the PM scores, attempts are stored with
-    origin=automated and the attacker as their author (pool 'automated').
+    """Automated red teaming: the attacker LM writes attacks with a strategy (zero-shot
+    from instructions, few-shot from the most successful stored human attacks, over one
+    or more turns, or one another package registered), the target replies, the PM
+    scores, attempts are stored with origin=automated and the attacker as their author
+    (pool 'automated').
 
     The same recipe sends the same opener to every target, so `redline compare
     --origin automated` can pair them.
@@ -67,7 +81,7 @@ def attack_cmd(
     --few-shot 3 --turns 2
     """
     from redline.attack.attacker import RegistryAttacker
-    from redline.attack.automated import attack
+    from redline.attack.automated import RegistryJudge, attack
     from redline.attack.executors import make_executor
 
     st = state(ctx)
@@ -82,11 +96,13 @@ def attack_cmd(
                 target,
                 attacker_recipe,
                 n=n,
+                strategy=strategy,
                 few_shot=few_shot,
                 pool_factor=pool_factor,
                 turns=turns,
                 seed=seed,
                 max_tokens=attack_tokens,
+                judge=RegistryJudge(st.settings, judge) if judge else None,
                 executor=executor,
                 batch_size=batch_size,
                 progress=advance,
@@ -94,5 +110,5 @@ def attack_cmd(
             )
     finally:
         executor.close()
-    mode = f"{few_shot}-shot" if few_shot else "zero-shot"
+    mode = strategy or (f"{few_shot}-shot" if few_shot else "zero-shot")
     print_report(report, f"{n} {mode} attacks by {attacker} on {target}")

@@ -13,7 +13,7 @@ from redline.cli.app import app, console, err_console, progress, state
 from redline.errors import ConfigError
 
 if TYPE_CHECKING:
-    from redline.attack.runner import RunReport
+    from redline.attack.resumable import RunReport
     from redline.attack.runtime import Runtime
     from redline.config import Settings
 

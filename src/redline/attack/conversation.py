@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 
 from redline.attack.results import CandidateResult, ConversationResult, TurnResult
-from redline.attack.scoring import ReplyScorer, finite_or_none
+from redline.attack.scoring import finite_or_none
 from redline.errors import BackendError
-from redline.targets.base import Message, Sample, TargetModel
+from redline.targets.base import Message, Sample, Scorer, TargetModel
 
 #: Given the conversation so far and the turn index, the next human message (None = stop).
 NextHuman = Callable[[list[Message], int], str | None]
@@ -68,7 +68,7 @@ def _candidates(
 
 def converse(
     target: TargetModel,
-    scorer: ReplyScorer,
+    scorer: Scorer,
     next_human: NextHuman,
     *,
     max_turns: int,

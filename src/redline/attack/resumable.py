@@ -49,6 +49,7 @@ def run_jobs(
     report = RunReport(planned=len(jobs))
     done = done_keys(store, [j.key for j in jobs])
     todo = [j for j in jobs if j.key not in done]
+    keys = {j.key for j in todo}
     report.skipped = len(jobs) - len(todo)
     if on_start:
         on_start(len(todo))
@@ -61,7 +62,7 @@ def run_jobs(
             store, results, origin=origin, targets=infos, person_id=person_id
         )
         report.failed += [f"{r.target}: {r.error}" for r in results if r.error]
-        if progress:
-            progress(len(results))
+        if progress:  # per job, not per conversation (a search stores several per job)
+            progress(sum(r.key in keys for r in results))
     report.seconds = time.perf_counter() - started
     return report

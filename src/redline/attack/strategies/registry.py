@@ -1,0 +1,45 @@
+"""Attack strategies by name: ``redline attack --strategy NAME``.
+
+Why a registry: adding a strategy (PAIR, TAP, Crescendo, many-shot) must be one new
+module, found without importing any other (listing names loads no model or store code),
+and a third party adds theirs from their own package through the entry-point group
+``redline.attack_strategies``::
+
+    [project.entry-points."redline.attack_strategies"]
+    my-strategy = "my_package.strategy:MyStrategy"
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from redline.errors import ConfigError
+from redline.plugins import Registry, require_attributes
+
+if TYPE_CHECKING:
+    from redline.attack.strategies.base import Strategy
+
+BUILTINS = {
+    "zero-shot": "redline.attack.strategies.zero_shot:ZeroShot",
+    "few-shot": "redline.attack.strategies.few_shot:FewShot",
+}
+
+
+def validate(name: str, obj: Any) -> type[Strategy]:
+    """A strategy class declares its name (the registered one), a description, whether
+    it needs a judge, and the three steps of the protocol."""
+    require_attributes(
+        "attack strategy", name, obj, {"name": str, "description": str, "needs_judge": bool}
+    )
+    if obj.name != name:
+        raise ConfigError(f"attack strategy plugin {name!r} declares name {obj.name!r}")
+    for method in ("setup", "plan", "run"):
+        if not callable(getattr(obj, method, None)):
+            raise ConfigError(f"attack strategy plugin {name!r} has no {method}()")
+    strategy: type[Strategy] = obj
+    return strategy
+
+
+STRATEGIES: Registry[type[Strategy]] = Registry(
+    "attack_strategies", BUILTINS, validate, noun="attack strategy"
+)
