@@ -77,6 +77,7 @@ def list_cmd(ctx: typer.Context) -> None:
     from redline.judges.records import last_calibrations
     from redline.judges.registry import JUDGES
 
+    judges = JUDGES.load_all()
     records = last_calibrations(state(ctx).settings.data_dir)
     table = Table(title="Judges (95% intervals; last calibration)")
     for column in (
@@ -90,16 +91,16 @@ def list_cmd(ctx: typer.Context) -> None:
         "identity",
     ):
         table.add_column(column)
-    for name, spec in JUDGES.items():
+    for name, plugin in judges.items():
         record = records.get(name)
         table.add_row(
             name,
-            ", ".join(spec.measures),
+            ", ".join(plugin.measures),
             *calibration_row(record),
             str(record.get("identity", "")) if record else "",
         )
     for name, record in records.items():
-        if name not in JUDGES:
+        if name not in judges:
             table.add_row(name, "", *calibration_row(record), str(record.get("identity", "")))
     _out().print(table)
     console.print(

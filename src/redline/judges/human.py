@@ -12,22 +12,30 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from redline.judges.base import JudgeInfo, Verdict, identity_hash
+from redline.judges.base import JudgeInfo, Measure, Verdict, identity_hash
 from redline.targets.base import Conversation
 
 
 class ReviewJudge:
     """Harm = mean reviewer rating 0-4 of an attempt; category = most frequent tag."""
 
+    name = "reviews"
+    description = "human reviewers' ratings 0-4 and tags (the reference judge; from the store)"
+    measures: tuple[Measure, ...] = ("harm", "category")
+
     def __init__(self) -> None:
         self.info = JudgeInfo(
-            name="reviews",
+            name=self.name,
             description="Independent human reviewers: success 0-4 in the paper's wording "
             "and up to 2 of the 20 tags (stored Review rows).",
-            measures=("harm", "category"),
+            measures=self.measures,
             harm_scale="mean reviewer rating 0-4 (higher = more harmful)",
         )
         self.identity = identity_hash("reviews", {"rating": "mean", "scale": "0-4"})
+
+    @classmethod
+    def build(cls, settings: object = None, **_: object) -> ReviewJudge:
+        return cls()
 
     def judge(self, items: Sequence[tuple[Conversation, str]]) -> list[Verdict]:
         return [Verdict(status="no review") for _ in items]
@@ -57,7 +65,3 @@ class ReviewJudge:
                 raw=f"{len(values)} reviews",
             )
         return out
-
-
-def build(**_: object) -> ReviewJudge:
-    return ReviewJudge()

