@@ -19,12 +19,13 @@ from matplotlib.ticker import PercentFormatter
 
 from redline.analysis.labels import paper_name
 from redline.analysis.ordering import model_type_order
+from redline.vocabulary import PLAIN_LM, PROMPTED_LM, REJECTION_SAMPLING, RLHF
 
 COLOURS = {
-    "plain lm": "#7f7f7f",
-    "context distillation": "#1f77b4",
-    "rejection sampling": "#2ca02c",
-    "rlhf": "#d62728",
+    PLAIN_LM: "#7f7f7f",
+    PROMPTED_LM: "#1f77b4",
+    REJECTION_SAMPLING: "#2ca02c",
+    RLHF: "#d62728",
 }
 _EXTRA = ["#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf", "#ff7f0e"]
 

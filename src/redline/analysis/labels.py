@@ -8,12 +8,7 @@ does not know (campaign targets) are shown as they are.
 
 from __future__ import annotations
 
-PAPER_NAMES = {
-    "plain lm": "Plain LM",
-    "context distillation": "Prompted LM",
-    "rejection sampling": "Rejection sampling",
-    "rlhf": "RLHF",
-}
+from redline.vocabulary import PAPER_NAMES
 
 
 def paper_name(model_type: object) -> str:

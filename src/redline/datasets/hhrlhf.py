@@ -24,8 +24,8 @@ from typing import Any
 from redline.datasets.transcripts import ParsedTurn, parse_transcript
 from redline.errors import DataFormatError
 from redline.store.text import first_text_problem
+from redline.vocabulary import MODEL_TYPES
 
-MODEL_TYPES = ("plain lm", "context distillation", "rejection sampling", "rlhf")
 TD_SCORE_KEY = "task_descripton_harmlessness_score"  # the published (misspelled) key
 TD_SCORE_KEY_FIXED = "task_description_harmlessness_score"
 RED_TEAM_KEYS = (

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from redline.judges.base import JudgeInfo
 from redline.judges.pm import PAIRS_A
+from redline.vocabulary import REJECTION_SAMPLING, RLHF
 
 
 @dataclass(frozen=True)
@@ -31,9 +32,9 @@ def selectors(
     """Selectors of a target by its hh-rlhf model type. The identity of the PM is the
     one given (the runtime scorer of rs, the ``pm_identity`` of the RLHF adapter), else
     any PM (``pm:*``); Redline's PMs all learn from pairs-a unless they say otherwise."""
-    if model_type == "rejection sampling":
+    if model_type == REJECTION_SAMPLING:
         return [Selector(rs_scorer or "pm:*", "ranks its samples with")]
-    if model_type == "rlhf":
+    if model_type == RLHF:
         return [Selector(rlhf_pm or "pm:*", "trained against")]
     return []
 

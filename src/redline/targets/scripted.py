@@ -10,13 +10,14 @@ from collections.abc import Callable
 
 from redline.errors import BackendError
 from redline.targets.base import Conversation, Sample, TargetInfo
+from redline.vocabulary import PLAIN_LM
 
 SCRIPTED_INFO = TargetInfo(
     name="scripted-0m/plain",
     family="scripted",
     size_label="0M",
     num_params=0,
-    model_type="plain lm",
+    model_type=PLAIN_LM,
     defence="plain",
 )
 
