@@ -8,9 +8,9 @@ from collections.abc import Callable
 import pytest
 
 from redline.campaign import CampaignConfig, CampaignService
-from redline.campaign.people import create_person
 from redline.store import Store
 from redline.store.models import Role
+from redline.store.writes import create_person
 from redline.targets.base import TargetInfo
 from redline.targets.scripted import ScriptedTarget
 

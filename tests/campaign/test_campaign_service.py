@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func, select
 
 from redline.campaign import CampaignService, ConflictError, choose_target
-from redline.campaign.people import create_person
 from redline.errors import BackendError, NotFoundError, RedlineError
 from redline.store import Store
 from redline.store.models import Attempt, AttemptStatus, Candidate, Role, Target, Task, Turn
+from redline.store.writes import create_person
 
 
 def count(store: Store, model: type) -> int:

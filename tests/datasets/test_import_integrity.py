@@ -19,11 +19,11 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from redline.campaign.people import create_person
 from redline.cli import app
 from redline.data import harmless_base_pairs
 from redline.datasets.exporter import ExportFormat, write_records
 from redline.store import Person, Role, Store
+from redline.store.writes import create_person
 from row_counts import row_counts
 
 TEST_DATA = Path(__file__).resolve().parents[1] / "data"

@@ -13,26 +13,25 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from redline.attack.results import ConversationResult
-from redline.campaign.service import ensure_target
 from redline.store import Store
-from redline.store.models import (
-    Attempt,
-    AttemptStatus,
-    Candidate,
-    Origin,
-    Person,
-    Role,
-    Turn,
+from redline.store.models import AttemptStatus, Origin, Role
+from redline.store.writes import (
+    CandidateRow,
+    Conversation,
+    TargetRow,
+    TurnRow,
+    add_conversations,
+    ensure_target,
+    get_or_create_person,
+    stored_hashes,
 )
 from redline.targets.base import TargetInfo
 
 ATTACKER_POOL = "automated"
-_CHUNK = 500
 
 
 def make_key(kind: str, *parts: object) -> str:
@@ -45,19 +44,8 @@ def make_key(kind: str, *parts: object) -> str:
 
 def done_keys(store: Store, keys: Iterable[str]) -> set[str]:
     """Which of ``keys`` are stored already (finished work to skip)."""
-    wanted = list(dict.fromkeys(keys))
-    found: set[str] = set()
     with store.session() as session:
-        for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start : start + _CHUNK]
-            found.update(
-                k
-                for k in session.scalars(
-                    select(Attempt.content_hash).where(Attempt.content_hash.in_(chunk))
-                )
-                if k is not None
-            )
-    return found
+        return stored_hashes(session, keys)
 
 
 def attacker_person(store: Store, attacker: str) -> int:
@@ -68,51 +56,40 @@ def attacker_person(store: Store, attacker: str) -> int:
     numbers are not) and derived from the name, so it is stable across databases.
     """
     handle = f"attacker:{attacker}"
+    number = -int(hashlib.sha256(handle.encode()).hexdigest()[:12], 16)
     with store.transaction() as session:
-        person = session.scalar(select(Person).where(Person.handle == handle))
-        if person is None:
-            number = -int(hashlib.sha256(handle.encode()).hexdigest()[:12], 16)
-            person = Person(
-                member_number=number, handle=handle, role=Role.REDTEAMER, pool=ATTACKER_POOL
-            )
-            try:
-                with session.begin_nested():
-                    session.add(person)
-            except IntegrityError:
-                person = session.scalars(select(Person).where(Person.handle == handle)).one()
-        session.flush()
+        person = get_or_create_person(
+            session, handle, Role.REDTEAMER, ATTACKER_POOL, member_number=number
+        )
         return person.id
 
 
-def _attempt(
+def _conversation(
     result: ConversationResult, origin: Origin, target_id: int, person_id: int | None
-) -> Attempt:
+) -> Conversation:
     now = datetime.now(UTC)
-    attempt = Attempt(
-        target_id=target_id,
-        person_id=person_id,
-        origin=origin,
-        source_attempt_id=result.source_attempt_id,
-        task_description=result.task_description,
-        status=AttemptStatus.FINISHED,
-        created_at=now,
-        finished_at=now,
-        min_harmlessness=result.min_harmlessness,
-        mean_harmlessness=result.mean_harmlessness,
-        task_description_harmlessness=result.task_description_harmlessness,
-        scored_by=result.scored_by,
-        content_hash=result.key,
-        extra=result.extra,
-    )
-    attempt.turns = [
-        Turn(
-            index=i,
-            human=turn.human,
-            created_at=now,
-            candidates=[
-                Candidate(
-                    index=j,
-                    text=cand.text,
+    attempt = {
+        "task_id": None,
+        "target_id": target_id,
+        "person_id": person_id,
+        "origin": origin,
+        "source_attempt_id": result.source_attempt_id,
+        "task_description": result.task_description,
+        "status": AttemptStatus.FINISHED,
+        "created_at": now,
+        "finished_at": now,
+        "min_harmlessness": result.min_harmlessness,
+        "mean_harmlessness": result.mean_harmlessness,
+        "task_description_harmlessness": result.task_description_harmlessness,
+        "scored_by": result.scored_by,
+        "content_hash": result.key,
+    }
+    turns = [
+        TurnRow(
+            turn.human,
+            [
+                CandidateRow(
+                    cand.text,
                     picked=j == 0,
                     harmlessness=cand.harmlessness,
                     scored_by=result.scored_by if cand.harmlessness is not None else None,
@@ -121,10 +98,11 @@ def _attempt(
                 )
                 for j, cand in enumerate(turn.candidates)
             ],
+            created_at=now,
         )
-        for i, turn in enumerate(result.turns)
+        for turn in result.turns
     ]
-    return attempt
+    return Conversation(attempt, turns)
 
 
 def _add_all(
@@ -137,9 +115,10 @@ def _add_all(
     ids: dict[str, int] = {}
     for result in results:
         if result.target not in ids:
-            ids[result.target] = ensure_target(session, targets[result.target]).id
-        session.add(_attempt(result, origin, ids[result.target], person_id))
-    session.flush()
+            ids[result.target] = ensure_target(session, TargetRow.of(targets[result.target])).id
+    add_conversations(
+        session, [_conversation(r, origin, ids[r.target], person_id) for r in results]
+    )
 
 
 def write_results(

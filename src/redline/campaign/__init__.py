@@ -5,10 +5,10 @@ One implementation, used by the web platform and ``redline chat``.
 
 from redline.campaign.assignment import choose_target
 from redline.campaign.config import CampaignConfig, campaign_config
-from redline.campaign.people import create_person, get_or_create_person
-from redline.campaign.service import CampaignService, ResolveTarget, ensure_target
+from redline.campaign.service import CampaignService, ResolveTarget
 from redline.campaign.views import AttemptView, CandidateView, TaskView, TurnView
 from redline.errors import ConflictError
+from redline.store.writes import create_person, get_or_create_person
 
 __all__ = [
     "AttemptView",
@@ -22,6 +22,5 @@ __all__ = [
     "campaign_config",
     "choose_target",
     "create_person",
-    "ensure_target",
     "get_or_create_person",
 ]

@@ -39,16 +39,9 @@ from redline.errors import (
     RedlineError,
 )
 from redline.store import Store
-from redline.store.models import (
-    Attempt,
-    AttemptStatus,
-    Candidate,
-    Origin,
-    Target,
-    Task,
-    Turn,
-)
-from redline.targets.base import Message, Sample, TargetInfo, TargetModel
+from redline.store.models import Attempt, AttemptStatus, Origin, Target, Task, Turn
+from redline.store.writes import CandidateRow, TargetRow, TurnRow, add_turn, ensure_target
+from redline.targets.base import Message, Sample, TargetModel
 
 log = logging.getLogger(__name__)
 
@@ -58,27 +51,6 @@ CANDIDATES_PER_TURN = 2
 MAX_DESCRIPTION_CHARS = 2000
 MAX_MESSAGE_CHARS = 4000
 _LOCK_STRIPES = 64
-
-
-def ensure_target(session: Session, info: TargetInfo) -> Target:
-    """The Target row for ``info``, created on first use (safe against a concurrent twin)."""
-    row = session.scalar(select(Target).where(Target.name == info.name))
-    if row is not None:
-        return row
-    row = Target(
-        name=info.name,
-        family=info.family,
-        num_params=info.num_params,
-        size_label=info.size_label,
-        model_type=info.model_type,
-        config={"defence": info.defence, **info.config},
-    )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        row = session.scalars(select(Target).where(Target.name == info.name)).one()
-    return row
 
 
 def _check_text(text: str, what: str, limit: int) -> str:
@@ -263,7 +235,7 @@ class CampaignService:
         if task.finished_at is not None:
             raise ConflictError("this task is finished; start a new one")
         name = choose_target(human_attempt_counts(session), self.config.weight_map(), self._rng)
-        target = ensure_target(session, self.config.info(name))
+        target = ensure_target(session, TargetRow.of(self.config.info(name)))
         now = self._clock()
         attempt = Attempt(
             task_id=task.id,
@@ -316,29 +288,13 @@ class CampaignService:
             samples = self._generate(target_name, self.conversation(view, text))
             try:
                 with self._write() as session:
-                    turn = Turn(
-                        attempt_id=attempt_id,
-                        index=len(view.turns),
-                        human=text,
+                    row = TurnRow(
+                        text,
+                        [_candidate(sample, len(samples)) for sample in samples],
                         idempotency_key=key,
                         created_at=self._clock(),
                     )
-                    turn.candidates = [
-                        Candidate(
-                            index=i,
-                            text=sample.text,
-                            picked=False,
-                            latency_s=sample.latency_s,
-                            meta={
-                                **sample.meta,
-                                "prompt_tokens": sample.prompt_tokens,
-                                "completion_tokens": sample.completion_tokens,
-                                "batch": len(samples),
-                            },
-                        )
-                        for i, sample in enumerate(samples)
-                    ]
-                    session.add(turn)
+                    turn = add_turn(session, attempt_id, len(view.turns), row)
                     task = session.get(Task, view.task_id) if view.task_id else None
                     if task is not None:
                         self._touch(task, self._clock())
@@ -474,6 +430,17 @@ class CampaignService:
                     "a rating is final (start a new attempt to try again)"
                 )
             return reads.task_view(session, task) if task is not None else None
+
+
+def _candidate(sample: Sample, batch: int) -> CandidateRow:
+    """A reply as the store keeps it: its text, latency and how it was sampled."""
+    meta = {
+        **sample.meta,
+        "prompt_tokens": sample.prompt_tokens,
+        "completion_tokens": sample.completion_tokens,
+        "batch": batch,
+    }
+    return CandidateRow(sample.text, latency_s=sample.latency_s, meta=meta)
 
 
 def _check_key(key: str) -> str:

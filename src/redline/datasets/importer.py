@@ -16,12 +16,10 @@ every record already stored.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -35,22 +33,25 @@ from redline.datasets.hhrlhf import (
 )
 from redline.datasets.transcripts import ParsedTurn, is_lossless
 from redline.errors import DataFormatError, RedlineError, StoreError
-from redline.store import Attempt, AttemptStatus, Candidate, Origin, Person, Role, Target, Turn
+from redline.store import AttemptStatus, Origin
 from redline.store.engine import Store, describe_db_error, lock_for_writing
+from redline.store.writes import (
+    CandidateRow,
+    Conversation,
+    Progress,
+    TargetRow,
+    TurnRow,
+    add_conversations,
+    add_imported_people,
+    ensure_target,
+    imported_people,
+    stored_hashes,
+)
+from redline.vocabulary import DEFENCE_OF_MODEL_TYPE
 
 PUBLISHED_SCORER = "hh-rlhf"
 DEFAULT_SOURCE = "hh-rlhf"  # the published dataset: its member ids are one number space
-IMPORTED_HANDLE = "{source}:{member}"
 _SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-DEFENCE_OF_MODEL_TYPE = {
-    "plain lm": "plain",
-    "context distillation": "hhh",
-    "rejection sampling": "rs16",
-    "rlhf": "rlhf",
-}
-_CHUNK = 500
-
-Progress = Callable[[int, int], None]  # (attempts written so far, attempts to write)
 
 
 @dataclass
@@ -77,38 +78,19 @@ def imported_target_name(model_type: str, size_label: str) -> str:
     return f"hh-rlhf-{size_label.lower()}/{DEFENCE_OF_MODEL_TYPE[model_type]}"
 
 
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _existing_hashes(session: Session, hashes: list[str]) -> set[str]:
-    found: set[str] = set()
-    for chunk in _chunks(hashes):
-        found.update(
-            session.scalars(select(Attempt.content_hash).where(Attempt.content_hash.in_(chunk)))
-        )
-    return found
-
-
 def _ensure_targets(session: Session, records: list[RedTeamRecord]) -> dict[tuple[str, str], int]:
     wanted = {(r.model_type, r.num_params) for r in records}
     ids: dict[tuple[str, str], int] = {}
     for model_type, size in sorted(wanted):
-        name = imported_target_name(model_type, size)
-        target = session.scalar(select(Target).where(Target.name == name))
-        if target is None:
-            target = Target(
-                name=name,
-                family="hh-rlhf",
-                num_params=parse_size(size),
-                size_label=size,
-                model_type=model_type,
-                config={"source": "imported hh-rlhf red-team attempts"},
-            )
-            session.add(target)
-            session.flush()
-        ids[(model_type, size)] = target.id
+        row = TargetRow(
+            name=imported_target_name(model_type, size),
+            family="hh-rlhf",
+            num_params=parse_size(size),
+            size_label=size,
+            model_type=model_type,
+            config={"source": "imported hh-rlhf red-team attempts"},
+        )
+        ids[(model_type, size)] = ensure_target(session, row).id
     return ids
 
 
@@ -142,35 +124,10 @@ def _ensure_people(
                 record=r.where,
                 field="is_upworker",
             )
-    existing = {
-        p.source_member_id: p
-        for chunk in _chunks(sorted(pools))
-        for p in session.scalars(
-            select(Person).where(Person.source == source, Person.source_member_id.in_(chunk))
-        )
-    }
-    next_number = max(session.scalar(select(func.max(Person.member_number))) or 0, 0) + 1
+    existing = imported_people(session, source, pools)
     for member, (pool, where) in pools.items():
         person = existing.get(member)
-        if person is None:
-            handle = IMPORTED_HANDLE.format(source=source, member=member)
-            if session.scalar(select(Person.id).where(Person.handle == handle)) is not None:
-                raise StoreError(
-                    f"the handle {handle!r} for {source} member {member} already belongs to "
-                    "another person; import with another --source name"
-                )
-            person = Person(
-                member_number=next_number,
-                source=source,
-                source_member_id=member,
-                handle=handle,
-                role=Role.REDTEAMER,
-                pool=pool,
-            )
-            next_number += 1
-            session.add(person)
-            existing[member] = person
-        elif person.pool != pool:
+        if person is not None and person.pool != pool:
             raise DataFormatError(
                 f"{source} member {member} is already stored with pool {person.pool!r}, "
                 f"this file says {pool!r}; if the file is from another dataset, import it "
@@ -179,21 +136,19 @@ def _ensure_people(
                 record=where,
                 field="is_upworker",
             )
-    session.flush()
+    new = {member: pool for member, (pool, _) in pools.items() if member not in existing}
+    existing.update(add_imported_people(session, source, new))
     return {member: existing[member].id for member in pools}
 
 
-@dataclass
-class _Conversation:
-    """An attempt's turns as rows to write: human text and (text, picked, meta) replies."""
-
-    attempt: dict[str, Any]
-    turns: list[tuple[str | None, list[tuple[str, bool, dict[str, Any] | None]]]]
+def _turn(turn: ParsedTurn) -> TurnRow:
+    replies = [] if turn.assistant is None else [CandidateRow(turn.assistant, picked=True)]
+    return TurnRow(turn.human, replies)
 
 
 def _red_team_rows(
     records: list[RedTeamRecord], targets: dict[tuple[str, str], int], people: dict[int, int]
-) -> list[_Conversation]:
+) -> list[Conversation]:
     rows = []
     for r in records:
         attempt = {
@@ -211,14 +166,11 @@ def _red_team_rows(
             "content_hash": r.content_hash,
             "extra": r.extra,
         }
-        turns: list[tuple[str | None, list[tuple[str, bool, dict[str, Any] | None]]]] = [
-            (t.human, [] if t.assistant is None else [(t.assistant, True, None)]) for t in r.turns
-        ]
-        rows.append(_Conversation(attempt, turns))
+        rows.append(Conversation(attempt, [_turn(t) for t in r.turns]))
     return rows
 
 
-def _comparison_rows(records: list[ComparisonRecord]) -> list[_Conversation]:
+def _comparison_rows(records: list[ComparisonRecord]) -> list[Conversation]:
     rows = []
     for r in records:
         rejected_ok = is_lossless(r.rejected, r.rejected_turns)
@@ -240,78 +192,13 @@ def _comparison_rows(records: list[ComparisonRecord]) -> list[_Conversation]:
             else {"raw_transcript": r.chosen}
         )
         assert last.assistant is not None and r.chosen_turns[-1].assistant is not None
-        turns: list[tuple[str | None, list[tuple[str, bool, dict[str, Any] | None]]]] = [
-            (t.human, [] if t.assistant is None else [(t.assistant, True, None)]) for t in earlier
+        replies = [
+            CandidateRow(last.assistant, picked=True),
+            CandidateRow(r.chosen_turns[-1].assistant, meta=chosen_meta),
         ]
-        turns.append(
-            (
-                last.human,
-                [(last.assistant, True, None), (r.chosen_turns[-1].assistant, False, chosen_meta)],
-            )
-        )
-        rows.append(_Conversation(attempt, turns))
+        turns = [_turn(t) for t in earlier] + [TurnRow(last.human, replies)]
+        rows.append(Conversation(attempt, turns))
     return rows
-
-
-def _table(model: type[Any]) -> Table:
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table
-
-
-def _write(session: Session, conversations: list[_Conversation], progress: Progress | None) -> None:
-    """Plain executemany INSERTs, then read the new ids back by unique keys.
-
-    Why not ``INSERT ... RETURNING``: to keep row order SQLAlchemy sends it one row at a
-    time on SQLite (150k round trips). ``content_hash`` and ``(attempt_id, index)`` are
-    unique, so two indexed SELECTs per batch recover the ids on every database.
-    """
-    attempts, turns, candidates = (_table(m) for m in (Attempt, Turn, Candidate))
-    done = 0
-    for batch in _chunks(conversations, 2000):
-        session.execute(insert(attempts), [c.attempt for c in batch])
-        hashes = [c.attempt["content_hash"] for c in batch]
-        attempt_id = {
-            h: i
-            for chunk in _chunks(hashes)
-            for i, h in session.execute(
-                select(attempts.c.id, attempts.c.content_hash).where(
-                    attempts.c.content_hash.in_(chunk)
-                )
-            )
-        }
-        turn_rows = [
-            {"attempt_id": attempt_id[c.attempt["content_hash"]], "index": index, "human": human}
-            for c in batch
-            for index, (human, _) in enumerate(c.turns)
-        ]
-        session.execute(insert(turns), turn_rows)
-        turn_id = {
-            (a, index): i
-            for chunk in _chunks(list(attempt_id.values()))
-            for i, a, index in session.execute(
-                select(turns.c.id, turns.c.attempt_id, turns.c.index).where(
-                    turns.c.attempt_id.in_(chunk)
-                )
-            )
-        }
-        candidate_rows = [
-            {
-                "turn_id": turn_id[(attempt_id[c.attempt["content_hash"]], index)],
-                "index": i,
-                "text": text,
-                "picked": picked,
-                "meta": meta,
-            }
-            for c in batch
-            for index, (_, replies) in enumerate(c.turns)
-            for i, (text, picked, meta) in enumerate(replies)
-        ]
-        if candidate_rows:
-            session.execute(insert(candidates), candidate_rows)
-        done += len(batch)
-        if progress:
-            progress(done, len(conversations))
 
 
 def import_file(
@@ -362,7 +249,7 @@ def _import_records(
     with store.session() as session:  # closing without commit rolls everything back
         if not report.dry_run:
             lock_for_writing(session.connection())
-        known = _existing_hashes(session, list(unique))
+        known = stored_hashes(session, unique)
         fresh = [r for h, r in unique.items() if h not in known]
         report.already_stored = len(unique) - len(fresh)
         report.added = len(fresh)
@@ -377,7 +264,7 @@ def _import_records(
             conversations = _comparison_rows(fresh)
         if report.dry_run:
             return
-        _write(session, conversations, progress)
+        add_conversations(session, conversations, progress)
         session.commit()
 
 
