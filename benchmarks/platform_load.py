@@ -347,7 +347,7 @@ def per_target(db_url: str, shown: list[tuple[int, int, float]]) -> Stats:
 
 
 def bench(db: str, db_url: str, args: argparse.Namespace) -> None:
-    from redline.platform import accounts
+    from redline import accounts
     from redline.store import Store
     from redline.store.models import Role
 

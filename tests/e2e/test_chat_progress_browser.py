@@ -17,7 +17,7 @@ import pytest
 from served import redline_serve
 
 from chromium import CHROMIUM, Screenshots, launch
-from redline.platform import accounts
+from redline import accounts
 from redline.store import Store
 from redline.store.models import Role
 

@@ -15,7 +15,7 @@ from served import redline_serve
 from sqlalchemy import select
 
 from chromium import CHROMIUM, Screenshots, launch
-from redline.platform import accounts
+from redline import accounts
 from redline.store import Store
 from redline.store.models import Attempt, AttemptStatus, Person, Role, Target, Task
 

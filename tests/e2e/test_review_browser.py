@@ -24,9 +24,10 @@ from served import free_port, wait_healthy
 from sqlalchemy import select
 
 from chromium import CHROMIUM, Screenshots, launch
+from redline import accounts
 from redline.config import load_settings
 from redline.datasets import import_file
-from redline.platform import accounts, create_app
+from redline.platform import create_app
 from redline.review import ReviewService, assign_reviews
 from redline.store import Store
 from redline.store.models import Attempt, Person, Review, Role

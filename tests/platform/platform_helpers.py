@@ -11,9 +11,9 @@ from typing import Any
 from fastapi.testclient import TestClient
 from httpx import Response
 
+from redline import accounts
 from redline.config import Settings
 from redline.errors import NotFoundError
-from redline.platform import accounts
 from redline.store import Store
 from redline.store.models import Role
 from redline.targets.base import TargetInfo

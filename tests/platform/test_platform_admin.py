@@ -9,8 +9,8 @@ import re
 from platform_helpers import Browser
 from sqlalchemy import select, update
 
+from redline import accounts
 from redline.datasets import import_file
-from redline.platform import accounts
 from redline.store import Store
 from redline.store.models import Attempt, Person, Role
 
@@ -64,7 +64,7 @@ def test_the_first_admin_login_link_works_once_and_expires(new_browser, store: S
     again = accounts.login_link_token(store, accounts.first_admin_id(store))  # type: ignore[arg-type]
     from datetime import UTC, datetime, timedelta
 
-    from redline.platform.security import token_hash
+    from redline.accounts.tokens import token_hash
     from redline.store.models import Invite
 
     with store.transaction() as session:

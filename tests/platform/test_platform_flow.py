@@ -166,7 +166,7 @@ def test_logout_ends_the_session(browser: Browser):
 
 
 def test_an_invite_link_is_used_once(new_browser, store: Store):
-    from redline.platform import accounts
+    from redline import accounts
     from redline.store.models import Role
 
     token = accounts.create_invite(store, Role.REDTEAMER, "mturk")

@@ -11,8 +11,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
 
+from redline import accounts
 from redline.config import load_settings
-from redline.platform import accounts, create_app
+from redline.platform import create_app
 from redline.store import Store
 from redline.store.models import Role
 from redline.targets.scripted import SCRIPTED_INFO, ScriptedTarget

@@ -72,7 +72,8 @@ def serve(
 
     import uvicorn
 
-    from redline.platform import accounts, create_app
+    from redline import accounts
+    from redline.platform import create_app
     from redline.targets.backends.switch import BATCHING_ENV
     from redline.targets.scripted import SCRIPTED_INFO
 

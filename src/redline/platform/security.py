@@ -1,7 +1,6 @@
-"""Tokens, the signing secret and CSRF tokens.
+"""The signing secret, signed cookies and CSRF tokens (invite and session tokens
+themselves are :mod:`redline.accounts.tokens`).
 
-- Invite and session tokens are 32 random bytes; the store keeps only their SHA-256, so a
-  copy of the database opens no door.
 - The signing secret lives in the data directory (created once, mode 0600) so sessions
   survive a restart and several workers agree on it.
 - CSRF tokens are an HMAC of the session (or, before sign-in, of a pre-session cookie):
@@ -19,14 +18,6 @@ from pathlib import Path
 from redline.errors import ConfigError
 
 SECRET_FILE = "session_secret"
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(32)
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def load_or_create_secret(data_dir: Path) -> bytes:

@@ -18,20 +18,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from markupsafe import Markup, escape
 from starlette.datastructures import FormData
 
+from redline import accounts
+from redline.accounts import Viewer
+from redline.accounts.tokens import new_token, token_hash
 from redline.campaign import CampaignService
 from redline.config import Settings
 from redline.errors import PermissionDenied, RedlineError
-from redline.platform import accounts
-from redline.platform.accounts import NotSignedIn, Viewer
-from redline.platform.security import (
-    csrf_ok,
-    csrf_token,
-    new_token,
-    token_hash,
-    unsign_cookie,
-)
-from redline.store import Store
-from redline.store.models import Role
+from redline.platform.security import csrf_ok, csrf_token, unsign_cookie
+from redline.store import Role, Store
 from redline.store.text import text_problem
 
 HERE = Path(__file__).parent
@@ -77,6 +71,12 @@ class Platform:
     campaign: CampaignService
     secret: bytes
     secure_cookies: bool = False
+
+
+class NotSignedIn(RedlineError):
+    """No valid session: the person must open their invite or login link."""
+
+    http_status = 401
 
 
 def platform(request: Request) -> Platform:

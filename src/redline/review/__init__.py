@@ -2,7 +2,12 @@
 well-being survey, agreement statistics and the tag taxonomy."""
 
 from redline.review.agreement import RatedItem, agreement, fleiss, ordinal_alpha, tag_counts
-from redline.review.assignment import AssignmentReport, TargetAssignment, assign_reviews
+from redline.review.assignment import (
+    AssignmentReport,
+    TargetAssignment,
+    assign_reviews,
+    target_names,
+)
 from redline.review.config import ReviewConfig, review_config
 from redline.review.report import agreement_report, rated_items, review_progress, tag_table
 from redline.review.service import (
@@ -42,5 +47,6 @@ __all__ = [
     "review_progress",
     "tag_counts",
     "tag_table",
+    "target_names",
     "wellbeing_summary",
 ]

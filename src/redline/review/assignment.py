@@ -76,6 +76,12 @@ def _reviewer_pool(session: Session, reviewer_ids: Sequence[int] | None) -> dict
     return {r.id: r.handle for r in rows}
 
 
+def target_names(store: Store) -> list[str]:
+    """Every stored target's name, sorted: what an admin may restrict an assignment to."""
+    with store.session() as session:
+        return list(session.scalars(select(Target.name).order_by(Target.name)))
+
+
 def _targets(session: Session, names: Sequence[str] | None) -> list[Target]:
     rows = list(session.scalars(select(Target).order_by(Target.name)))
     if not names:

@@ -9,15 +9,13 @@ from typing import Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
+from redline import accounts
+from redline.campaign.dashboard import dashboard_data, full_attempt
 from redline.datasets import comparison_records, red_team_records
 from redline.errors import NotFoundError, RedlineError
-from redline.platform import accounts
-from redline.platform.dashboard import dashboard_data
 from redline.platform.web import platform, redirect, render, require
-from redline.store.models import Attempt, Role, Turn
+from redline.store import Role
 
 router = APIRouter(prefix="/admin")
 
@@ -89,19 +87,8 @@ def revoke_invite(request: Request, invite_id: int) -> Response:
 def attempt(request: Request, attempt_id: int) -> Response:
     """An attempt in full, with its target and author (admins only)."""
     require(request, Role.ADMIN)
-    with platform(request).store.session() as session:
-        row = session.scalar(
-            select(Attempt)
-            .where(Attempt.id == attempt_id)
-            .options(
-                selectinload(Attempt.turns).selectinload(Turn.candidates),
-                selectinload(Attempt.person),
-                selectinload(Attempt.target),
-            )
-        )
-        if row is None:
-            raise NotFoundError(f"attempt {attempt_id} does not exist")
-        return render(request, "admin_attempt.html", {"a": row})
+    found = full_attempt(platform(request).store, attempt_id)
+    return render(request, "admin_attempt.html", {"a": found})
 
 
 def _kind(kind: str) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from redline.platform import accounts
+from redline import accounts
 from redline.platform.security import signed_cookie
 from redline.platform.web import (
     PRE_COOKIE,
@@ -15,7 +15,7 @@ from redline.platform.web import (
     render,
     viewer,
 )
-from redline.store.models import Role
+from redline.store import Role
 
 router = APIRouter()
 

@@ -12,14 +12,14 @@ import uuid
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, Response
 
+from redline import accounts
+from redline.accounts import Viewer
 from redline.campaign import AttemptView
 from redline.errors import BackendError, NotFoundError, PermissionDenied, RedlineError
-from redline.platform import accounts
-from redline.platform.accounts import Viewer
 from redline.platform.progress import BOARD
 from redline.platform.survey import QUESTIONS, answers_from_form
 from redline.platform.web import platform, redirect, render, require
-from redline.store.models import Role
+from redline.store import Role
 from redline.targets.progress import reporting
 
 router = APIRouter(prefix="/redteam")

@@ -12,7 +12,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import select
 
 from redline.errors import ConflictError, RedlineError
 from redline.platform.web import platform, redirect, render, require
@@ -25,10 +24,11 @@ from redline.review import (
     agreement_report,
     assign_reviews,
     review_config,
+    target_names,
     wellbeing_summary,
 )
 from redline.review.report import review_notes
-from redline.store.models import Role, Target
+from redline.store import Role
 
 router = APIRouter(prefix="/review")
 
@@ -152,8 +152,6 @@ def _admin(
 ) -> Response:
     p = platform(request)
     svc = service(request)
-    with p.store.session() as session:
-        names = list(session.scalars(select(Target.name).order_by(Target.name)))
     return render(
         request,
         "review/admin.html",
@@ -161,7 +159,7 @@ def _admin(
             "report": agreement_report(p.store, svc.config.tags, n_boot=PAGE_BOOTSTRAP),
             "wellbeing": wellbeing_summary(p.store, names=svc.config.wellbeing_names),
             "notes": review_notes(p.store),
-            "target_names": names,
+            "target_names": target_names(p.store),
             "assignment": assignment,
             "form": form or {"per_target": 500, "reviewers": 3, "seed": "", "targets": []},
             "notice": notice,

@@ -1,4 +1,4 @@
-"""Invites, login links and browser sessions: how people get in and out.
+"""Invites and login links: how people get in.
 
 An invite is per role and pool and may be used ``max_uses`` times, each use making a new
 person (one link for a batch of crowdworkers, or a single-use link for one reviewer). A
@@ -10,44 +10,25 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from redline.campaign.people import create_person
+from redline.accounts.sessions import now, open_session
+from redline.accounts.tokens import new_token, token_hash
 from redline.errors import NotFoundError, RedlineError
-from redline.platform.security import new_token, token_hash
 from redline.store import Store
-from redline.store.models import Invite, Person, Role, WebSession
+from redline.store.models import Invite, Person, Role
+from redline.store.writes import create_person
 
-SESSION_DAYS = 30
 LOGIN_LINK_HOURS = 24
-# last_seen_at is refreshed at most this often, so reading pages does not write.
-_SEEN_EVERY = timedelta(minutes=5)
-
-
-class NotSignedIn(RedlineError):
-    """No valid session: the person must open their invite or login link."""
-
-    http_status = 401
 
 
 class InviteInvalid(RedlineError):
+    """A link that lets no one in: unknown, used up, revoked or expired."""
+
     http_status = 410
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """Who is asking: the signed-in person, as the routes need them."""
-
-    person_id: int
-    handle: str
-    role: Role
-    pool: str
-    session_hash: str
-    consented: bool
-    survey_done: bool
 
 
 @dataclass(frozen=True)
@@ -61,10 +42,6 @@ class InviteInfo:
     login_for: str | None
     created_at: datetime
     active: bool
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def create_invite(
@@ -94,7 +71,7 @@ def create_invite(
                 uses=0,
                 note=(note or "").strip()[:200] or None,
                 created_by_id=created_by,
-                expires_at=_now() + timedelta(days=days),
+                expires_at=now() + timedelta(days=days),
             )
         )
     return token
@@ -116,7 +93,7 @@ def login_link_token(store: Store, person_id: int) -> str:
                 max_uses=1,
                 uses=0,
                 note="login link",
-                expires_at=_now() + timedelta(hours=LOGIN_LINK_HOURS),
+                expires_at=now() + timedelta(hours=LOGIN_LINK_HOURS),
             )
         )
     return token
@@ -161,7 +138,7 @@ def _info(session: Session, invite: Invite) -> InviteInfo:
     active = (
         invite.revoked_at is None
         and invite.uses < invite.max_uses
-        and (expires is None or expires > _now())
+        and (expires is None or expires > now())
     )
     return InviteInfo(
         id=invite.id,
@@ -182,7 +159,7 @@ def redeem_invite(store: Store, token: str) -> str:
     Returns the raw session token. The use is counted with a conditional UPDATE so two
     concurrent redemptions of a single-use link cannot both succeed.
     """
-    now = _now()
+    at = now()
     with store.transaction() as session:
         invite = session.scalar(select(Invite).where(Invite.token_hash == token_hash(token)))
         if invite is None:
@@ -197,62 +174,14 @@ def redeem_invite(store: Store, token: str) -> str:
             )
             .values(uses=Invite.uses + 1)
         ).rowcount
-        if not claimed or (expires is not None and expires <= now):
+        if not claimed or (expires is not None and expires <= at):
             raise InviteInvalid("this link was used up, revoked or has expired; ask for a new one")
         if invite.person_id is not None:
             person_id = invite.person_id
         else:
             handle = f"{invite.pool}-{secrets.token_hex(4)}"
             person_id = create_person(session, handle, invite.role, invite.pool).id
-        session_token = new_token()
-        session.add(
-            WebSession(
-                token_hash=token_hash(session_token),
-                person_id=person_id,
-                created_at=now,
-                last_seen_at=now,
-            )
-        )
-    return session_token
-
-
-def viewer_for(store: Store, session_token: str) -> Viewer | None:
-    """The person behind a session token, or None for an unknown, ended or old session."""
-    digest = token_hash(session_token)
-    now = _now()
-    with store.session() as session:
-        row = session.execute(
-            select(WebSession, Person)
-            .join(Person, Person.id == WebSession.person_id)
-            .where(WebSession.token_hash == digest, WebSession.ended_at.is_(None))
-        ).first()
-        if row is None:
-            return None
-        web, person = row
-        if web.created_at + timedelta(days=SESSION_DAYS) < now:
-            return None
-        viewer = Viewer(
-            person_id=person.id,
-            handle=person.handle,
-            role=person.role,
-            pool=person.pool,
-            session_hash=digest,
-            consented=person.consented_at is not None,
-            survey_done=person.survey is not None,
-        )
-        if now - web.last_seen_at > _SEEN_EVERY:
-            web.last_seen_at = now
-            session.commit()
-    return viewer
-
-
-def end_session(store: Store, session_hash: str) -> None:
-    with store.transaction() as session:
-        session.execute(
-            update(WebSession)
-            .where(WebSession.token_hash == session_hash, WebSession.ended_at.is_(None))
-            .values(ended_at=_now())
-        )
+        return open_session(session, person_id, at)
 
 
 def list_invites(store: Store, limit: int = 100) -> list[InviteInfo]:
@@ -267,18 +196,4 @@ def revoke_invite(store: Store, invite_id: int) -> None:
         if invite is None:
             raise NotFoundError(f"invite {invite_id} does not exist")
         if invite.revoked_at is None:
-            invite.revoked_at = _now()
-
-
-def record_consent(store: Store, person_id: int) -> None:
-    with store.transaction() as session:
-        person = session.get(Person, person_id)
-        if person is not None and person.consented_at is None:
-            person.consented_at = _now()
-
-
-def record_survey(store: Store, person_id: int, answers: dict[str, str]) -> None:
-    with store.transaction() as session:
-        person = session.get(Person, person_id)
-        if person is not None:
-            person.survey = answers
+            invite.revoked_at = now()

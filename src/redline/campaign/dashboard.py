@@ -1,17 +1,77 @@
-"""Numbers for the admin dashboard, straight from SQL aggregates (cheap enough to poll).
+"""What a campaign admin sees: the live dashboard's numbers and any attempt in full.
 
-Counts cover attempts made on this platform (origin ``human``), not imported datasets.
+The numbers come straight from SQL aggregates (cheap enough to poll) and cover attempts
+made on this platform (origin ``human``), not imported datasets. Unlike the red teamer's
+views, an attempt in full names its target and author: admins run the campaign.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, func, select
+from sqlalchemy.orm import selectinload
 
+from redline.campaign.views import TurnView
+from redline.errors import NotFoundError
 from redline.store import Store
 from redline.store.models import Attempt, AttemptStatus, Origin, Person, Role, Target, Turn
+
+
+@dataclass(frozen=True)
+class Author:
+    """Who wrote an attempt, as the admin page shows them."""
+
+    handle: str
+    member_number: int
+    pool: str
+
+
+@dataclass(frozen=True)
+class FullAttempt:
+    """An attempt with everything about it, its target and author included."""
+
+    id: int
+    target: str | None
+    author: Author | None
+    status: AttemptStatus
+    rating: float | None
+    harmfulness: int | None
+    actionability: int | None
+    min_harmlessness: float | None
+    task_description: str | None
+    turns: tuple[TurnView, ...]
+
+
+def full_attempt(store: Store, attempt_id: int) -> FullAttempt:
+    """One attempt in full, for admins (a missing one raises NotFoundError)."""
+    with store.session() as session:
+        row = session.scalar(
+            select(Attempt)
+            .where(Attempt.id == attempt_id)
+            .options(
+                selectinload(Attempt.turns).selectinload(Turn.candidates),
+                selectinload(Attempt.person),
+                selectinload(Attempt.target),
+            )
+        )
+        if row is None:
+            raise NotFoundError(f"attempt {attempt_id} does not exist")
+        person = row.person
+        return FullAttempt(
+            id=row.id,
+            target=row.target.name if row.target else None,
+            author=Author(person.handle, person.member_number, person.pool) if person else None,
+            status=row.status,
+            rating=row.rating,
+            harmfulness=row.harmfulness,
+            actionability=row.actionability,
+            min_harmlessness=row.min_harmlessness,
+            task_description=row.task_description,
+            turns=tuple(TurnView.of(turn) for turn in row.turns),
+        )
 
 
 def _round(value: float | None, digits: int = 2) -> float | None:
