@@ -40,7 +40,14 @@ from redline.errors import (
 )
 from redline.store import Store
 from redline.store.models import Attempt, AttemptStatus, Origin, Target, Task, Turn
-from redline.store.writes import CandidateRow, TargetRow, TurnRow, add_turn, ensure_target
+from redline.store.writes import (
+    CandidateRow,
+    TargetRow,
+    TurnRow,
+    add_turn,
+    ensure_target,
+    start_conversation,
+)
 from redline.targets.base import Message, Sample, TargetModel
 
 log = logging.getLogger(__name__)
@@ -237,17 +244,19 @@ class CampaignService:
         name = choose_target(human_attempt_counts(session), self.config.weight_map(), self._rng)
         target = ensure_target(session, TargetRow.of(self.config.info(name)))
         now = self._clock()
-        attempt = Attempt(
-            task_id=task.id,
-            person_id=task.person_id,
-            target_id=target.id,
-            origin=Origin.HUMAN,
-            task_description=description,
-            status=AttemptStatus.IN_PROGRESS,
-            created_at=now,
-            idempotency_key=key,
+        attempt = start_conversation(
+            session,
+            {
+                "task_id": task.id,
+                "person_id": task.person_id,
+                "target_id": target.id,
+                "origin": Origin.HUMAN,
+                "task_description": description,
+                "status": AttemptStatus.IN_PROGRESS,
+                "created_at": now,
+                "idempotency_key": key,
+            },
         )
-        session.add(attempt)
         self._touch(task, now)
         session.flush()
         return attempt.id

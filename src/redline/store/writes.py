@@ -252,6 +252,15 @@ class Conversation:
     turns: list[TurnRow]
 
 
+def start_conversation(session: Session, attempt: Mapping[str, Any]) -> Attempt:
+    """An attempt with no turns yet (the platform's: its turns come one at a time through
+    :func:`add_turn`), flushed so a re-submitted start fails here on its unique key."""
+    row = Attempt(**attempt)
+    session.add(row)
+    session.flush()
+    return row
+
+
 def add_turn(session: Session, attempt_id: int, index: int, row: TurnRow) -> Turn:
     """Write one turn and its candidates (the platform, a turn at a time) and flush, so a
     re-submitted turn fails here on its unique key."""
