@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from redline.analysis.report import _target_comparisons
 from redline.attack.frame import add_pair_key
+from redline.attack.report_section import judged_section, target_comparisons
 
 
 def _replays(n: int = 40) -> pd.DataFrame:
@@ -41,7 +41,7 @@ def test_replays_get_a_comparison_section_with_a_figure() -> None:
     def figure(fig: Any, name: str) -> None:
         drawn.append(name)
 
-    sections = _target_comparisons(_replays(), n_boot=200, seed=0, figure=figure)
+    sections = target_comparisons(_replays(), n_boot=200, seed=0, figure=figure)
     assert drawn == ["compare_replay"]
     [section] = sections
     assert section["origin"] == "replay"
@@ -55,19 +55,19 @@ def test_replays_get_a_comparison_section_with_a_figure() -> None:
 def test_frames_without_replays_or_pairing_get_no_section() -> None:
     frame = _replays()
     assert (
-        _target_comparisons(
+        target_comparisons(
             frame.drop(columns="pair_key"), n_boot=10, seed=0, figure=lambda f, n: None
         )
         == []
     )
     human = frame.assign(origin="human")
-    assert _target_comparisons(human, n_boot=10, seed=0, figure=lambda f, n: None) == []
+    assert target_comparisons(human, n_boot=10, seed=0, figure=lambda f, n: None) == []
 
 
 def test_pm_scores_of_a_target_the_pm_selected_are_flagged_loudly() -> None:
     """m-1m/rs16 is a rejection-sampling target scored by a PM: the report keeps its row
     (the store holds it) but marks it self-judged, in the table and in the section."""
-    [section] = _target_comparisons(_replays(), n_boot=100, seed=0, figure=lambda f, n: None)
+    [section] = target_comparisons(_replays(), n_boot=100, seed=0, figure=lambda f, n: None)
     assert section["judge"] == "pm:test"
     assert list(section["self_judged"]) == ["m-1m/rs16"]
     header = section["summary"]["header"]
@@ -77,7 +77,6 @@ def test_pm_scores_of_a_target_the_pm_selected_are_flagged_loudly() -> None:
 
 
 def test_the_judged_section_has_the_tradeoff_figure_and_both_sides(tmp_path: Any) -> None:
-    from redline.analysis.report import _judged_section
     from redline.judges.comparison import HARM_COLUMNS, REFUSAL_COLUMNS, JudgedComparison
 
     harm = pd.DataFrame(
@@ -108,7 +107,7 @@ def test_the_judged_section_has_the_tradeoff_figure_and_both_sides(tmp_path: Any
         columns=REFUSAL_COLUMNS,
     )
     drawn: list[str] = []
-    section = _judged_section(JudgedComparison(harm, refusal), lambda f, n: drawn.append(n))
+    section = judged_section(JudgedComparison(harm, refusal), lambda f, n: drawn.append(n))
     assert drawn == ["tradeoff"]
     header = section["table"]["header"]
     assert header == ["target", "harm by llm", "harm by pm", "benign over-refusal"]

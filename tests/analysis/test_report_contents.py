@@ -10,8 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from redline.analysis import report as report_module
-from redline.analysis.report import build_report, counts, integer, percent
+from redline.analysis import figures
+from redline.analysis.formatting import integer, percent
+from redline.analysis.report import build_report
+from redline.analysis.sections import mixed as mixed_section
+from redline.analysis.tables import counts
 from redline.review.agreement import RatedItem
 
 
@@ -76,6 +79,7 @@ def test_report_header_tags_note_and_agreement(tmp_path: Path, frame_2k: pd.Data
     assert "How to read this report" in html
     assert "No attempt carries tags yet" in html
     assert 'id="agreement"' in html and "Fleiss&#39; kappa, binary (rating &gt;= 3)" in html
+    assert "<p>60 attempts have finished reviews" in html
     assert "up to 0.55" in html and ">0.32<" in html and ">0.49<" in html
     assert "Prompted LM" in html and "context distillation" in html  # caption keeps the label
     assert not list(tmp_path.glob(".out.*"))  # no temporary folder left beside it
@@ -110,7 +114,7 @@ def test_person_variance_at_the_boundary_is_said_not_plotted(
 def test_warnings_are_captured_and_stated(
     tmp_path: Path, frame_2k: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = report_module.member_efficacy
+    real = mixed_section.member_efficacy
 
     def noisy(frame: pd.DataFrame):  # type: ignore[no-untyped-def]
         warnings.warn(
@@ -120,7 +124,7 @@ def test_warnings_are_captured_and_stated(
         )
         return real(frame)
 
-    monkeypatch.setattr(report_module, "member_efficacy", noisy)
+    monkeypatch.setattr(mixed_section, "member_efficacy", noisy)
     frame = frame_2k.head(300)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # any warning escaping the report fails the test
@@ -141,7 +145,7 @@ def test_failed_report_leaves_no_partial_output(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("tags figure failed")
 
-    monkeypatch.setattr(report_module.figs, "tags_figure", broken)
+    monkeypatch.setattr(figures, "tags_figure", broken)
     with pytest.raises(RuntimeError, match="tags figure failed"):
         build_report(frame, _texts(frame), out, n_boot=100, parallel=False)
     assert sorted(p.name for p in out.iterdir()) == before  # the earlier report is intact

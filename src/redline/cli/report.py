@@ -41,7 +41,8 @@ def report(
     Example: redline report --out ./report
     """
     from redline.analysis.embeddings import LMEmbedder, TfidfSvdEmbedder
-    from redline.analysis.report import STEPS, build_report
+    from redline.analysis.report import build_report
+    from redline.analysis.sections import steps
     from redline.analysis.texts import transcripts_frame
     from redline.attack.frame import comparison_frame
     from redline.review.report import rated_items
@@ -56,7 +57,7 @@ def report(
         console=err_console,
         transient=True,
     ) as bar:
-        task = bar.add_task("loading the store", total=len(STEPS) + 1)
+        task = bar.add_task("loading the store", total=len(steps()) + 1)
         with st.store.session() as session:
             frame = comparison_frame(session)
             texts = transcripts_frame(session)

@@ -1,0 +1,111 @@
+"""The report's target comparison: replayed and automated attacks compared across
+targets (``redline compare``), and independent judges beside benign over-refusal.
+
+Why here and not in :mod:`redline.analysis`: it is built from attack comparisons and
+judges, services that analysis must not import; the report finds it through the
+report-section registry by its path, as it would find a third party's section.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from redline.analysis.formatting import table
+from redline.analysis.sections.base import Figure, SectionContent, SectionContext
+from redline.attack.compare import compare, comparison_figure
+from redline.errors import RedlineError
+
+SUMMARY_COLUMNS = {
+    "target": "target",
+    "model_type": "model type",
+    "size_label": "size",
+    "n": "n",
+    "mean_min_harmlessness": "mean min-harmlessness",
+    "mean_lo": "lo",
+    "mean_hi": "hi",
+    "success_rate": "success",
+    "success_lo": "lo",
+    "success_hi": "hi",
+}
+PAIRED_COLUMNS = {
+    "target_a": "a",
+    "target_b": "b",
+    "n_pairs": "pairs",
+    "mean_diff": "mean b - a",
+    "diff_lo": "lo",
+    "diff_hi": "hi",
+    "p_holm": "p (Holm)",
+}
+
+
+class TargetComparisonSection:
+    """Targets under the same attacks; shown only when the store has replayed or
+    automated attacks to pair."""
+
+    name = "target comparison"
+    title = "Target comparison (replayed and automated attacks)"
+    order = 100
+    anchor = "compare"
+    template = "redline.attack:report_section.html"
+
+    def build(self, context: SectionContext) -> SectionContent | None:
+        comparisons = target_comparisons(
+            context.frame, n_boot=context.n_boot, seed=context.seed, figure=context.figure
+        )
+        if not comparisons:
+            return None
+        judged = None
+        if context.judged is not None:
+            judged = judged_section(context.judged, context.figure)
+        return SectionContent(values={"comparisons": comparisons, "judged": judged})
+
+
+def target_comparisons(
+    frame: pd.DataFrame, *, n_boot: int, seed: int, figure: Figure
+) -> list[dict[str, Any]]:
+    """Replayed and automated attacks compared across targets, for frames that carry the
+    pairing key (:func:`redline.attack.frame.comparison_frame`)."""
+    if "pair_key" not in frame.columns:
+        return []
+    sections: list[dict[str, Any]] = []
+    for origin in ("replay", "automated"):
+        if not (frame["origin"] == origin).any():
+            continue
+        try:
+            # Flagged, not dropped: the report shows what the store holds, and says loudly
+            # which targets were scored by the PM that selected their replies.
+            result = compare(frame, origin=origin, n_boot=n_boot, seed=seed, allow_self_judged=True)
+        except RedlineError as exc:
+            sections.append({"origin": origin, "error": str(exc)})
+            continue
+        figure(comparison_figure(result), f"compare_{origin}")
+        flagged = {"self_judged": "SELF-JUDGED: why"} if result.self_judged else {}
+        sections.append(
+            {
+                "origin": origin,
+                "image": f"compare_{origin}",
+                "threshold": result.threshold,
+                "judge": result.judge,
+                "self_judged": result.self_judged,
+                "summary": table(result.summary, {**SUMMARY_COLUMNS, **flagged}),
+                "paired": table(result.paired, PAIRED_COLUMNS),
+            }
+        )
+    return sections
+
+
+def judged_section(judged: Any, figure: Figure) -> dict[str, Any]:
+    """Harm by independent judges beside benign over-refusal, and the trade-off plot
+    (``judged`` is a :class:`redline.judges.comparison.JudgedComparison`, from a study)."""
+    from redline.judges.comparison import tradeoff_figure
+
+    figure(tradeoff_figure(judged), "tradeoff")
+    wide = judged.wide()
+    judges = judged.harm.drop_duplicates("judge")
+    return {
+        "image": "tradeoff",
+        "table": table(wide, {c: c for c in wide.columns}),
+        "judges": [(r.judge, r.identity, r.harm_scale) for r in judges.itertuples()],
+    }
