@@ -11,13 +11,17 @@ from tests.support.synthetic import synthetic_red_team_records
 
 from redline.analysis.attack_map import attack_map
 from redline.analysis.embeddings import LMEmbedder
+from redline.config import load_settings
 
 
 @pytest.mark.slow
 def test_lm_embeddings_cached_and_mapped(tmp_path: Path) -> None:
     records = synthetic_red_team_records(24, seed=5)
     texts = [r["transcript"][:300] for r in records]
-    embed = LMEmbedder("smollm2-135m", cache_dir=tmp_path / "cache", max_chars=300)
+    settings = load_settings(data_dir=tmp_path / "data", llama_weights="shipped")
+    embed = LMEmbedder(
+        "smollm2-135m", cache_dir=tmp_path / "cache", max_chars=300, settings=settings
+    )
     first = embed(texts)
     assert first.shape[0] == 24 and first.shape[1] >= 64
     np.testing.assert_allclose(np.linalg.norm(first, axis=1), 1.0, atol=1e-5)

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import sparse
+
+if TYPE_CHECKING:
+    from redline.config import Settings
 
 Embedder = Callable[[Sequence[str]], np.ndarray]
 Progress = Callable[[int], None]
@@ -75,6 +79,9 @@ class LMEmbedder:
 
     ``throughput`` after a call: texts and characters per second of the texts that were
     actually computed (cache hits excluded), for the report's methods section.
+    ``settings`` locate the model and its runtime weights (``--data-dir``,
+    ``--llama-weights``, threads) as for every other llama.cpp model; None reads them
+    from the environment and ``redline.toml``.
     """
 
     def __init__(
@@ -84,8 +91,10 @@ class LMEmbedder:
         cache_dir: Path,
         progress: Progress | None = None,
         max_chars: int = 2000,
+        settings: Settings | None = None,
     ) -> None:
         self.model = model
+        self.settings = settings
         self.name = f"lm:{model}"
         self.cache_dir = Path(cache_dir)
         self.progress = progress
@@ -98,7 +107,7 @@ class LMEmbedder:
         from redline.harmlessness.features import cached_embeddings
         from redline.targets.backends.llamacpp import LlamaCppBackend
 
-        backend = LlamaCppBackend(self.model)
+        backend = LlamaCppBackend(self.model, settings=self.settings)
         clipped = [t[: self.max_chars] for t in texts]
         computed: list[int] = []
 

@@ -70,6 +70,7 @@ def report(
                 lm_model,
                 cache_dir=st.settings.cache_dir / "embeddings",
                 progress=lambda n: bar.advance(lm_task, n),
+                settings=st.settings,
             )
         else:
             embed = TfidfSvdEmbedder(seed=seed)
