@@ -17,13 +17,13 @@ import numpy as np
 
 from redline.config import load_settings
 from redline.data import harmless_base_pairs
+from redline.harmlessness.bradley_terry import fit_linear, fit_mlp, pair_metrics
 from redline.harmlessness.features import (
     POOLINGS,
     FeatureCache,
     GGUFFeaturizer,
     context_key,
 )
-from redline.harmlessness.model import fit_linear, fit_mlp, pair_metrics
 from redline.harmlessness.pairs import load_pair_files
 from redline.harmlessness.training import split_indices
 

@@ -108,7 +108,7 @@ def test_features_are_named_after_the_shipped_file_and_cached_by_the_file_run(
     """A PM trained where the BF16 copy runs must load where the shipped file runs (same
     feature id), but their vectors must never share cache entries (different namespace)."""
     from redline.harmlessness import DEFAULT_PM
-    from redline.harmlessness.scorer import PreferenceModelScorer
+    from redline.harmlessness.pm_scorer import PreferenceModelScorer
     from redline.targets.backends.llamacpp import LlamaCppBackend
 
     monkeypatch.setenv("REDLINE_DATA_DIR", str(tmp_path / "data"))

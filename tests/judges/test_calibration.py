@@ -14,7 +14,7 @@ from sklearn.metrics import roc_auc_score
 
 from redline.data import harmless_base_pairs
 from redline.harmlessness import DEFAULT_PM
-from redline.harmlessness.model import PreferenceModelFile
+from redline.harmlessness.bradley_terry import PreferenceModelFile
 from redline.harmlessness.pairs import Pair, load_pair_files
 from redline.judges import calibration as cal
 from redline.judges.base import JudgeInfo, Verdict

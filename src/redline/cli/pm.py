@@ -110,7 +110,7 @@ def eval_(
     Example: redline pm eval pairs-b.jsonl.gz --json
     """
     from redline.harmlessness import PreferenceModelScorer, default_pm_path
-    from redline.harmlessness.model import pair_metrics
+    from redline.harmlessness.bradley_terry import pair_metrics
     from redline.harmlessness.pairs import load_pair_files
     from redline.harmlessness.training import feature_cache_dir, featurize_pairs
 

@@ -34,7 +34,7 @@ def score(
     Example: redline score --rescore
     """
     from redline.harmlessness import PreferenceModelScorer, default_pm_path
-    from redline.harmlessness.scoring import attempts_to_score, score_store
+    from redline.harmlessness.store_scoring import attempts_to_score, score_store
 
     st = state(ctx)
     scorer = PreferenceModelScorer.from_file(

@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from redline.config import Settings, load_settings
+from redline.harmlessness.bradley_terry import PreferenceModelFile
 from redline.harmlessness.features import GGUFFeaturizer, cached_embeddings
-from redline.harmlessness.model import PreferenceModelFile
-from redline.harmlessness.scorer import EmptyReplyError, PreferenceModelScorer
+from redline.harmlessness.pm_scorer import EmptyReplyError, PreferenceModelScorer
 
 DEFAULT_PM = Path(__file__).with_name("default_pm.json")
 

@@ -18,13 +18,13 @@ from sqlalchemy import select
 from redline.config import Settings
 from redline.errors import DataFormatError
 from redline.harmlessness.backbones import DEFAULT_RECIPE, build_featurizer, recipe_for
-from redline.harmlessness.features import Progress, SpanFeaturizer, cached_span_features
-from redline.harmlessness.model import (
+from redline.harmlessness.bradley_terry import (
     PreferenceModelFile,
     fit_linear,
     fit_mlp,
     pair_metrics,
 )
+from redline.harmlessness.features import Progress, SpanFeaturizer, cached_span_features
 from redline.harmlessness.pairs import PairSet, pairs_from_records
 from redline.store import Store
 from redline.store.models import PreferenceModel

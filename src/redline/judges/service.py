@@ -94,7 +94,7 @@ def calibrate(
 ) -> dict[str, Any]:
     """Every calibration that applies to ``judge``; saved and returned."""
     from redline.harmlessness import DEFAULT_PM
-    from redline.harmlessness.model import PreferenceModelFile
+    from redline.harmlessness.bradley_terry import PreferenceModelFile
     from redline.harmlessness.pairs import load_pair_files
     from redline.judges import calibration as cal
     from redline.judges.benign import load_benign

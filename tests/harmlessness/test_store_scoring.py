@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from redline.harmlessness import DEFAULT_PM, PreferenceModelScorer
-from redline.harmlessness.model import PreferenceModelFile
-from redline.harmlessness.scoring import attempts_to_score, score_store
+from redline.harmlessness.bradley_terry import PreferenceModelFile
+from redline.harmlessness.store_scoring import attempts_to_score, score_store
 from redline.store import Store
 from redline.store.models import Attempt, Candidate, Origin, Turn
 

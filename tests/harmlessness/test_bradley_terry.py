@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from redline.errors import ConfigError, DataFormatError
-from redline.harmlessness.model import (
+from redline.harmlessness.bradley_terry import (
     BradleyTerryHead,
     PreferenceModelFile,
     fit_linear,

@@ -16,12 +16,12 @@ import numpy as np
 
 from redline.errors import ConfigError, DataFormatError
 from redline.harmlessness.backbones import build_featurizer
+from redline.harmlessness.bradley_terry import PreferenceModelFile
 from redline.harmlessness.features import (
     Progress,
     SpanFeaturizer,
     cached_span_features,
 )
-from redline.harmlessness.model import PreferenceModelFile
 from redline.targets.base import Conversation
 from redline.targets.weights import file_fingerprint
 

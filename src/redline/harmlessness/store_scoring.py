@@ -17,7 +17,7 @@ import numpy as np
 from sqlalchemy import and_, not_, select
 from sqlalchemy.orm import selectinload
 
-from redline.harmlessness.scorer import PreferenceModelScorer
+from redline.harmlessness.pm_scorer import PreferenceModelScorer
 from redline.store import Store
 from redline.store.models import Attempt, Candidate, Origin, Turn
 from redline.targets.base import Message
