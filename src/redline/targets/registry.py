@@ -96,9 +96,9 @@ def size_to_params(size_label: str) -> int:
 def builtin_definitions() -> list[TargetDefinition]:
     """``<model>/plain``, ``<model>/hhh`` and ``<model>/rs16`` for every catalogue model."""
     defs = []
+    defences = [parse_defence(name) for name in BUILTIN_DEFENCES]
     for spec in CATALOGUE.values():
-        for defence_name in BUILTIN_DEFENCES:
-            defence = parse_defence(defence_name)
+        for defence in defences:
             config: dict[str, Any] = {"backend": "llamacpp", "model": spec.name}
             if defence.k:
                 config["k"] = defence.k
@@ -139,18 +139,11 @@ def _packaged_rlhf_definition(spec: ModelSpec) -> TargetDefinition | None:
     return TargetDefinition(info, defence, "llamacpp", spec.name, "built-in", options)
 
 
-def _typed(key: str, value: Any, expected: type) -> bool:
+def _typed(value: Any, expected: type) -> bool:
+    """Whether a TOML value has the declared type (ints pass as floats, never booleans)."""
     if expected is float:
         return isinstance(value, int | float) and not isinstance(value, bool)
     return isinstance(value, expected) and not (expected is int and isinstance(value, bool))
-
-
-class _TableError(Exception):
-    """A bad field; :func:`_user_definition` adds where it was."""
-
-    def __init__(self, field_name: str, problem: str) -> None:
-        super().__init__(problem)
-        self.field_name = field_name
 
 
 def _backend_fields() -> dict[str, dict[str, type]]:
@@ -168,9 +161,9 @@ def _check_types(raw: dict[str, Any], owners: dict[str, dict[str, type]]) -> Non
         types = [known[key]] if key in known else list(owners.get(key, {}).values())
         if not types:
             fields = sorted({*known, *owners})
-            raise _TableError(key, f"unknown field; known fields: {', '.join(fields)}")
-        if not any(_typed(key, value, expected) for expected in types):
-            raise _TableError(key, f"expected {types[0].__name__}, got {value!r}")
+            raise OptionError(key, f"unknown field; known fields: {', '.join(fields)}")
+        if not any(_typed(value, expected) for expected in types):
+            raise OptionError(key, f"expected {types[0].__name__}, got {value!r}")
 
 
 def _choose_backend(raw: dict[str, Any], owners: dict[str, dict[str, type]]) -> str:
@@ -179,7 +172,7 @@ def _choose_backend(raw: dict[str, Any], owners: dict[str, dict[str, type]]) -> 
     if "backend" in raw:
         name: str = raw["backend"]
         if name not in BACKENDS:
-            raise _TableError("backend", f"{name!r} is not one of {', '.join(BACKENDS.names())}")
+            raise OptionError("backend", f"{name!r} is not one of {', '.join(BACKENDS.names())}")
         return name
     given = [key for key in raw if key in owners]
     candidates = [DEFAULT_BACKEND, *(n for n in BACKENDS.names() if n != DEFAULT_BACKEND)]
@@ -193,35 +186,32 @@ def _parse_table(
     raw: dict[str, Any], base_dir: Path
 ) -> tuple[re.Match[str], DefenceSpec, str, BackendConfig]:
     """The name's parts, the defence, the backend's name and its configuration of one
-    table, or a :class:`_TableError` naming the field."""
+    table; a bad field raises :class:`OptionError` naming it."""
     owners = _backend_fields()
     _check_types(raw, owners)
     if "name" not in raw:
-        raise _TableError("name", "missing; use family-size/defence, e.g. llama3-8b/hhh")
+        raise OptionError("name", "missing; use family-size/defence, e.g. llama3-8b/hhh")
     name: str = raw["name"]
     match = NAME_RE.match(name)
     if not match:
-        raise _TableError(
+        raise OptionError(
             "name", "must look like family-size/defence in lower case, e.g. llama3-8b/hhh"
         )
     options = {key: raw[key] for key in defence_option_types() if key in raw}
     try:
         defence = parse_defence(str(raw.get("defence", match["defence"])), **options)
     except ConfigError as exc:
-        raise _TableError("defence", str(exc)) from exc
+        raise OptionError("defence", str(exc)) from exc
     if defence.name != match["defence"]:
-        raise _TableError("name", f"ends in /{match['defence']} but the defence is {defence.name}")
+        raise OptionError("name", f"ends in /{match['defence']} but the defence is {defence.name}")
     backend = _choose_backend(raw, owners)
     plugin = BACKENDS.load(backend)
     for key in raw:
         if key in owners and backend not in owners[key]:
             users = ", ".join(repr(owner) for owner in owners[key])
-            raise _TableError(key, f"only used by backend {users}")
+            raise OptionError(key, f"only used by backend {users}")
     fields = {key: value for key, value in raw.items() if key in plugin.options}
-    try:
-        configured = plugin.configure(fields, base_dir)
-    except OptionError as exc:
-        raise _TableError(exc.field_name, exc.problem) from exc
+    configured = plugin.configure(fields, base_dir)
     return match, defence, backend, configured
 
 
@@ -242,11 +232,11 @@ def _user_definition(raw: Any, source: str, index: int, base_dir: Path) -> Targe
             try:
                 num_params = size_to_params(size_label)
             except ValueError as exc:
-                raise _TableError("size_label", f"{exc}; or give num_params") from exc
+                raise OptionError("size_label", f"{exc}; or give num_params") from exc
         if num_params <= 0:
-            raise _TableError("num_params", "must be positive")
-    except _TableError as exc:
-        raise ConfigError(f"{where}, field '{exc.field_name}': {exc}") from exc
+            raise OptionError("num_params", "must be positive")
+    except OptionError as exc:
+        raise ConfigError(f"{where}, {exc}") from exc
     options = {**{k: raw[k] for k in _SAMPLING if k in raw}, **configured.options}
     config = {"backend": backend, "model": configured.model, "source": source, **options}
     if defence.k:

@@ -32,7 +32,8 @@ class Option:
 
 
 class OptionError(Exception):
-    """A bad ``[[targets]]`` field; the registry adds the file and the target's name."""
+    """A bad ``[[targets]]`` field (a backend's or the table's own); the target registry
+    adds the file and the target's name."""
 
     def __init__(self, field_name: str, problem: str) -> None:
         super().__init__(f"field '{field_name}': {problem}")
