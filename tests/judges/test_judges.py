@@ -81,6 +81,7 @@ class _Backend:
     """Answers from a list; ``None`` raises (a dead server)."""
 
     name = "canned"
+    supports_embeddings = False
 
     def __init__(self, answers: list[str | None]) -> None:
         self.answers = list(answers)
@@ -93,6 +94,9 @@ class _Backend:
         max_tokens: int = 128,
         temperature: float = 0.8,
         seed: int | None = None,
+        *,
+        ignore_eos: bool = False,
+        embed: bool = False,
     ) -> list[Sample]:
         self.seen.append(conversation)
         assert temperature == 0.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from redline.errors import ConfigError
 from redline.rlhf import benign_prompts, is_held_out, split_attacks
 from redline.rlhf.reward import PMReward
-from redline.targets.base import Message
+from redline.targets.base import Conversation, TextScorer
 
 
 def test_split_on_real_attacks_is_disjoint_stable_and_about_a_fifth(
@@ -52,18 +53,17 @@ def test_benign_prompts_are_ordinary_and_distinct() -> None:
     assert len(set(prompts)) == len(prompts)
 
 
-class _LengthScorer:
+class _LengthScorer(TextScorer):
     """Stand-in PM: longer replies are 'more harmless'; records the contexts it saw."""
+
+    identity = "length"
 
     def __init__(self) -> None:
         self.contexts: list[str] = []
 
-    def score_batch(self, context: list[Message], replies: list[str]) -> list[float]:
+    def score_batch(self, context: Conversation, replies: Sequence[str]) -> list[float]:
         self.contexts.append(context[-1].text)
         return [float(len(r)) for r in replies]
-
-    def score(self, context: list[Message], reply: str) -> float:  # pragma: no cover
-        return float(len(reply))
 
 
 def test_reward_scores_each_group_against_its_own_attack() -> None:

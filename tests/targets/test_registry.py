@@ -17,8 +17,8 @@ from redline.config import Settings, load_settings
 from redline.errors import ConfigError, NotFoundError
 from redline.targets.backends.openai_compat import OpenAICompatBackend
 from redline.targets.base import Conversation, TargetModel, TextScorer
-from redline.targets.defences import PromptedTarget, RejectionSamplingTarget
 from redline.targets.catalogue import CATALOGUE
+from redline.targets.defences import PromptedTarget, RejectionSamplingTarget
 from redline.targets.registry import (
     NAME_RE,
     TargetDefinition,

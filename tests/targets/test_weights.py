@@ -18,8 +18,8 @@ from redline.errors import BackendUnavailable, ConfigError
 from redline.targets.backends.llamacpp import LlamaCppBackend
 from redline.targets.backends.native import NativeModel
 from redline.targets.base import Message
-from redline.targets.cpu import machine_cpu_flags, runnable
 from redline.targets.catalogue import CATALOGUE, GGUF_MAGIC, resolve_model
+from redline.targets.cpu import machine_cpu_flags, runnable
 from redline.targets.weights import (
     AUTO_WITHOUT_BF16,
     converted_path,

@@ -17,8 +17,8 @@ from typing import Any
 from redline.config import Settings
 from redline.errors import ConfigError
 from redline.targets.base import Message
-from redline.targets.defences import load_prompt
 from redline.targets.catalogue import resolve_model
+from redline.targets.defences import load_prompt
 
 
 @dataclass

@@ -51,11 +51,7 @@ class PMReward:
             group = list(range(start, end))
             context = [Message("human", attack[start])]
             replies = [texts[i].strip() for i in group]
-            score_batch = getattr(self.scorer, "score_batch", None)
-            if callable(score_batch):
-                values = list(score_batch(context, replies))
-            else:
-                values = [self.scorer.score(context, r) if r else math.nan for r in replies]
+            values = list(self.scorer.score_batch(context, replies))
             for i, value in zip(group, values, strict=True):
                 scores[i] = float(value) if texts[i].strip() else math.nan
             start = end
