@@ -8,7 +8,8 @@ report-section registry by its path, as it would find a third party's section.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -16,6 +17,13 @@ from redline.analysis.formatting import table
 from redline.analysis.sections.base import Figure, SectionContent, SectionContext
 from redline.attack.compare import compare, comparison_figure
 from redline.errors import RedlineError
+
+if TYPE_CHECKING:
+    from redline.config import Settings
+    from redline.judges.comparison import JudgedComparison
+    from redline.store import Store
+
+ORIGINS = ("replay", "automated")  # the attacks this section compares across targets
 
 SUMMARY_COLUMNS = {
     "target": "target",
@@ -70,7 +78,7 @@ def target_comparisons(
     if "pair_key" not in frame.columns:
         return []
     sections: list[dict[str, Any]] = []
-    for origin in ("replay", "automated"):
+    for origin in ORIGINS:
         if not (frame["origin"] == origin).any():
             continue
         try:
@@ -109,3 +117,38 @@ def judged_section(judged: Any, figure: Figure) -> dict[str, Any]:
         "table": table(wide, {c: c for c in wide.columns}),
         "judges": [(r.judge, r.identity, r.harm_scale) for r in judges.itertuples()],
     }
+
+
+def judge_compared(
+    frame: pd.DataFrame,
+    names: Sequence[str],
+    settings: Settings,
+    store: Store,
+    *,
+    n_boot: int,
+    seed: int,
+) -> JudgedComparison | None:
+    """The replayed and automated attacks' replies judged by the named judges (each only
+    on targets it is independent of), beside the recorded benign over-refusal; None when
+    no judge is named or there is nothing to compare (``redline report --judges``)."""
+    origins = frame["origin"].map(lambda o: getattr(o, "value", o)) if len(frame) else None
+    if not names or origins is None:
+        return None
+    rows = frame[origins.isin(ORIGINS)].dropna(subset=["target"])
+    if rows.empty:
+        return None
+    from redline.judges.comparison import judge_targets
+    from redline.judges.overrefusal import recorded_over_refusal
+    from redline.judges.registry import load_judge
+
+    judges = [load_judge(name, settings) for name in names]
+    with store.session() as session:
+        return judge_targets(
+            rows,
+            judges,
+            session,
+            settings.data_dir,
+            over_refusal=recorded_over_refusal(settings.data_dir),
+            n_boot=n_boot,
+            seed=seed,
+        )

