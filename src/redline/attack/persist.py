@@ -83,6 +83,7 @@ def _conversation(
         "task_description_harmlessness": result.task_description_harmlessness,
         "scored_by": result.scored_by,
         "content_hash": result.key,
+        "extra": result.extra,
     }
     turns = [
         TurnRow(
