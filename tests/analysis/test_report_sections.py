@@ -12,6 +12,7 @@ from tests.support.distributions import installed_distribution
 from redline.analysis.report import _environment, build_report
 from redline.analysis.sections import SECTIONS, anchor, ordered, steps
 from redline.analysis.sections.base import SectionContent
+from redline.errors import ConfigError
 
 HOSTILE = '<script>window.PWNED=1</script><img src=x onerror="window.PWNED=2">'
 
@@ -115,3 +116,19 @@ def test_a_section_with_nothing_to_show_is_left_out(tmp_path: Path, frame_2k: pd
         SECTIONS.unregister("empty")
     html = result.path.read_text(encoding="utf-8")
     assert "Never shown" not in html and '<h2 id="cells">1. Attempts by model type' in html
+
+
+def test_a_section_without_its_metadata_is_refused_by_name() -> None:
+    class NoOrder:
+        name = "no order"
+        title = "No order"
+
+        def build(self, context: object) -> None:
+            return None
+
+    SECTIONS.register("no order", NoOrder)
+    try:
+        with pytest.raises(ConfigError, match=r"report section plugin 'no order'.*'order'"):
+            SECTIONS.load("no order")
+    finally:
+        SECTIONS.unregister("no order")

@@ -106,75 +106,69 @@ def build_report(
     (finished reviews with the authors' ratings) adds the inter-rater agreement section.
     """
     out = Path(out_dir)
+    figures: list[Path] = []
+    images: dict[str, str] = {}
+    with _staged(out) as work:
+
+        def figure(fig: Any, name: str, svg: bool = False) -> None:
+            paths = figs.save(fig, work, name, svg=svg)
+            figures.extend(paths)
+            images[name] = _png(paths[0])
+
+        # Comparison pairs and other records without a target are not red-team attempts:
+        # they stay out of the text analyses (templates, PII, attack map) as out of Table 1.
+        red = set(frame.loc[frame["model_type"].notna(), "attempt_id"]) if len(frame) else set()
+        context = SectionContext(
+            frame,
+            texts[texts["attempt_id"].isin(red)].reset_index(drop=True),
+            work,
+            figure,
+            n_boot=n_boot,
+            seed=seed,
+            embed=embed,
+            max_map_points=max_map_points,
+            reviews=reviews,
+            judged=judged,
+            parallel=parallel,
+        )
+        _build(context, images, title=title, progress=progress)
+    warned = [f"{k}: {n}" for k, ns in context.section_notes.items() for n in ns]
+    return ReportResult(
+        out / "report.html",
+        [out / p.name for p in figures],
+        context.timings,
+        context.notes,
+        context.numbers,
+        warnings=warned,
+        cpu=context.cpu,
+    )
+
+
+@contextmanager
+def _staged(out: Path) -> Iterator[Path]:
+    """A temporary folder beside ``out`` that replaces it when the block succeeds and
+    is removed when it fails."""
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     umask = os.umask(0)
     os.umask(umask)
     work.chmod(0o777 & ~umask)  # mkdtemp makes 0700; the report folder follows the umask
     try:
-        result = _build(
-            frame,
-            texts,
-            work,
-            embed=embed,
-            n_boot=n_boot,
-            seed=seed,
-            max_map_points=max_map_points,
-            progress=progress,
-            title=title,
-            reviews=reviews,
-            parallel=parallel,
-            judged=judged,
-        )
+        yield work
         _replace_dir(work, out)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    result.path = out / result.path.name
-    result.figures = [out / p.name for p in result.figures]
-    return result
 
 
 def _build(
-    frame: pd.DataFrame,
-    texts: pd.DataFrame,
-    out: Path,
+    context: SectionContext,
+    images: dict[str, str],
     *,
-    embed: Embedder | None,
-    n_boot: int,
-    seed: int,
-    max_map_points: int,
-    progress: Progress | None,
     title: str,
-    reviews: Sequence[RatedItem] | None,
-    parallel: bool,
-    judged: Any = None,
-) -> ReportResult:
-    figures: list[Path] = []
-    images: dict[str, str] = {}
-
-    def figure(fig: Any, name: str, svg: bool = False) -> None:
-        paths = figs.save(fig, out, name, svg=svg)
-        figures.extend(paths)
-        images[name] = _png(paths[0])
-
-    # Comparison pairs and other records without a target are not red-team attempts:
-    # they stay out of the text analyses (templates, PII, attack map) as out of Table 1.
-    red_ids = set(frame.loc[frame["model_type"].notna(), "attempt_id"]) if len(frame) else set()
-    texts = texts[texts["attempt_id"].isin(red_ids)].reset_index(drop=True)
-    context = SectionContext(
-        frame,
-        texts,
-        out,
-        figure,
-        n_boot=n_boot,
-        seed=seed,
-        embed=embed,
-        max_map_points=max_map_points,
-        reviews=reviews,
-        judged=judged,
-        parallel=parallel,
-    )
+    progress: Progress | None,
+) -> None:
+    """Build every registered section in order, then write ``report.html``."""
     sections = [section() for section in ordered()]
     for section in sections:
         start = getattr(section, "start", None)
@@ -188,23 +182,12 @@ def _build(
             if content is not None:
                 built.append((section, content))
         with _step(context, "render", progress):
-            path = out / "report.html"
             html = _render(context, built, images, title=title)
-            path.write_text(html, encoding="utf-8")
+            (context.out / "report.html").write_text(html, encoding="utf-8")
     except BaseException:
         for cancel in context.cancel_on_failure:
             cancel()
         raise
-    warned = [f"{k}: {n}" for k, ns in context.section_notes.items() for n in ns]
-    return ReportResult(
-        path,
-        figures,
-        context.timings,
-        context.notes,
-        context.numbers,
-        warnings=warned,
-        cpu=context.cpu,
-    )
 
 
 @contextmanager
