@@ -1,10 +1,11 @@
 """The web package stays a thin layer over services (DESIGN.md section 1).
 
-Routes and the app call service functions (accounts, campaign, review, datasets); they
-never build queries or touch ORM rows. So no module under ``redline.platform`` may import
-SQLAlchemy, and from the store it may name only the handle it passes to services
-(``Store``), the role vocabulary (``Role``) and the text rule every form is checked
-against (``redline.store.text``). Imports inside functions count too.
+Routes and the app call service functions (accounts, campaign, review); they never
+build queries, touch ORM rows or open a database session. So no module under
+``redline.platform`` may import SQLAlchemy or call ``.session()``/``.transaction()``, and
+from the store it may name only the handle it passes to services (``Store``), the role
+vocabulary (``Role``) and the text rule every form is checked against
+(``redline.store.text``). Imports inside functions count too.
 """
 
 from __future__ import annotations
@@ -18,12 +19,21 @@ import redline.platform
 
 PLATFORM = Path(redline.platform.__file__).parent
 ALLOWED_FROM_STORE = {"redline.store": {"Role", "Store"}, "redline.store.text": None}
+SESSION_METHODS = {"session", "transaction"}
 
 
 def violations(source: str) -> list[str]:
-    """Each import in ``source`` that reaches past the services, as ``line: import``."""
+    """Each import or session in ``source`` that reaches past the services, as
+    ``line: what``."""
     found = []
     for node in ast.walk(ast.parse(source)):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in SESSION_METHODS
+        ):
+            found.append(f"{node.lineno}: .{node.func.attr}()")
+            continue
         if isinstance(node, ast.Import):
             modules = [(alias.name, None) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
@@ -56,16 +66,20 @@ def test_the_rule_catches_what_it_should() -> None:
         "from redline.store.models import Attempt\n"
         "from redline.store import Attempt, Store\n"
         "import redline.store\n"
-        "def route():\n"
+        "def route(store):\n"
         "    from redline.store.writes import ensure_target\n"
+        "    with store.session() as session:\n"
+        "        pass\n"
     )
-    assert [v.split(":")[0] for v in violations(bad)] == ["1", "2", "3", "4", "5", "7"]
+    lines = sorted(int(v.split(":")[0]) for v in violations(bad))
+    assert lines == [1, 2, 3, 4, 5, 7, 8]
     good = (
         "from redline.store import Role, Store\n"
         "from redline.store.text import text_problem\n"
         "from redline.campaign import CampaignService\n"
         "from redline import accounts\n"
         "from .web import render\n"
+        "accounts.viewer_for(store, token)\n"
     )
     assert violations(good) == []
 

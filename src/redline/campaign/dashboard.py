@@ -1,4 +1,5 @@
-"""What a campaign admin sees: the live dashboard's numbers and any attempt in full.
+"""What a campaign admin sees: the live dashboard's numbers, any attempt in full, and
+the store's hh-rlhf exports to preview and download.
 
 The numbers come straight from SQL aggregates (cheap enough to poll) and cover attempts
 made on this platform (origin ``human``), not imported datasets. Unlike the red teamer's
@@ -7,17 +8,43 @@ views, an attempt in full names its target and author: admins run the campaign.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from redline.campaign.views import TurnView
+from redline.datasets.exporter import comparison_records, red_team_records
 from redline.errors import NotFoundError
 from redline.store import Store
 from redline.store.models import Attempt, AttemptStatus, Origin, Person, Role, Target, Turn
+
+EXPORTS: dict[str, Callable[[Session], Iterator[dict[str, Any]]]] = {
+    "red-team-attempts": red_team_records,
+    "comparisons": comparison_records,
+}
+
+
+def export_records(store: Store, kind: str, limit: int | None = None) -> Iterator[dict[str, Any]]:
+    """The records of the export called ``kind`` (the first ``limit``), read as they are
+    consumed, so a large store streams instead of sitting in memory.
+
+    An unknown ``kind`` raises NotFoundError here, before a download has begun.
+    """
+    if kind not in EXPORTS:
+        raise NotFoundError(f"no export called {kind!r}; try {sorted(EXPORTS)}")
+    return _read(store, EXPORTS[kind], limit)
+
+
+def _read(
+    store: Store, records: Callable[[Session], Iterator[dict[str, Any]]], limit: int | None
+) -> Iterator[dict[str, Any]]:
+    with store.session() as session:
+        yield from islice(records(session), limit)
 
 
 @dataclass(frozen=True)

@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from itertools import islice
-from typing import Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from redline import accounts
-from redline.campaign.dashboard import dashboard_data, full_attempt
-from redline.datasets import comparison_records, red_team_records
-from redline.errors import NotFoundError, RedlineError
+from redline.campaign.dashboard import dashboard_data, export_records, full_attempt
+from redline.errors import RedlineError
 from redline.platform.web import platform, redirect, render, require
 from redline.store import Role
 
 router = APIRouter(prefix="/admin")
-
-EXPORTS = {
-    "red-team-attempts": red_team_records,
-    "comparisons": comparison_records,
-}
 
 
 @router.get("")
@@ -91,26 +82,14 @@ def attempt(request: Request, attempt_id: int) -> Response:
     return render(request, "admin_attempt.html", {"a": found})
 
 
-def _kind(kind: str) -> Any:
-    if kind not in EXPORTS:
-        raise NotFoundError(f"no export called {kind!r}; try {sorted(EXPORTS)}")
-    return EXPORTS[kind]
-
-
 @router.get("/export/{kind}.jsonl")
 def download(request: Request, kind: str) -> StreamingResponse:
     """The hh-rlhf export as JSON lines, streamed (large stores never sit in memory)."""
     require(request, Role.ADMIN)
-    records = _kind(kind)
-    store = platform(request).store
-
-    def lines() -> Iterator[bytes]:
-        with store.session() as session:
-            for record in records(session):
-                yield (json.dumps(record, ensure_ascii=False) + "\n").encode()
-
+    records = export_records(platform(request).store, kind)
+    lines = ((json.dumps(record, ensure_ascii=False) + "\n").encode() for record in records)
     return StreamingResponse(
-        lines(),
+        lines,
         media_type="application/x-ndjson",
         headers={"content-disposition": f'attachment; filename="{kind}.jsonl"'},
     )
@@ -120,7 +99,6 @@ def download(request: Request, kind: str) -> StreamingResponse:
 def preview(request: Request, kind: str) -> Response:
     """The first records of an export, shown as text before downloading."""
     require(request, Role.ADMIN)
-    records = _kind(kind)
-    with platform(request).store.session() as session:
-        first = [json.dumps(r, ensure_ascii=False, indent=2) for r in islice(records(session), 10)]
+    records = export_records(platform(request).store, kind, limit=10)
+    first = [json.dumps(r, ensure_ascii=False, indent=2) for r in records]
     return render(request, "admin_export.html", {"kind": kind, "records": first})
