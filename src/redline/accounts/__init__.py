@@ -5,7 +5,6 @@ these functions and never touch the rows themselves.
 """
 
 from redline.accounts.invites import (
-    LOGIN_LINK_HOURS,
     InviteInfo,
     InviteInvalid,
     create_invite,
@@ -21,7 +20,6 @@ from redline.accounts.profile import record_consent, record_survey
 from redline.accounts.sessions import SESSION_DAYS, Viewer, end_session, viewer_for
 
 __all__ = [
-    "LOGIN_LINK_HOURS",
     "SESSION_DAYS",
     "InviteInfo",
     "InviteInvalid",

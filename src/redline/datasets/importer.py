@@ -1,8 +1,9 @@
 """Import hh-rlhf files into the store, all-or-nothing and idempotent.
 
-Why bulk Core inserts: the published file has 38,961 attempts and ~150k messages; ORM
-unit-of-work flushes would take minutes, ``INSERT ... RETURNING`` batches take seconds.
-One transaction per file: a bad record found while writing leaves nothing behind.
+The rows go through the store's write layer (:mod:`redline.store.writes`), in bulk: the
+published file has 38,961 attempts and ~150k messages, which ORM flushes would take
+minutes to write. One transaction per file: a bad record found while writing leaves
+nothing behind.
 
 Who wrote an attempt: a file's ``red_team_member_id`` is kept as the person's
 ``source_member_id`` under the import's ``source`` (``"hh-rlhf"`` unless told), never as
