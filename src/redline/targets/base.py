@@ -13,7 +13,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict, runtime_checkable
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 Role = Literal["system", "human", "assistant"]
 
@@ -42,6 +45,32 @@ class Sample:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+class GenerateOptions(TypedDict, total=False):
+    """How ``Backend.generate`` samples; each key optional, defaults in :class:`Generation`.
+
+    Why a TypedDict: the options are written once, here, instead of in the signature of
+    every backend (each unpacks them with ``Generation(**options)``)."""
+
+    max_tokens: int
+    temperature: float
+    seed: int | None
+    ignore_eos: bool
+    embed: bool
+
+
+@dataclass(frozen=True)
+class Generation:
+    """:class:`GenerateOptions` with their defaults: at most ``max_tokens`` tokens per
+    reply, at ``temperature``; ``seed`` makes sampling reproducible (None: random);
+    ``ignore_eos`` and ``embed`` as :class:`Backend` says."""
+
+    max_tokens: int = 128
+    temperature: float = 0.8
+    seed: int | None = None
+    ignore_eos: bool = False
+    embed: bool = False
+
+
 @runtime_checkable
 class Backend(Protocol):
     """A language model that samples ``n`` replies to the same messages.
@@ -59,15 +88,7 @@ class Backend(Protocol):
     supports_embeddings: bool
 
     def generate(
-        self,
-        conversation: Conversation,
-        n: int = 1,
-        max_tokens: int = 128,
-        temperature: float = 0.8,
-        seed: int | None = None,
-        *,
-        ignore_eos: bool = False,
-        embed: bool = False,
+        self, conversation: Conversation, n: int = 1, **options: Unpack[GenerateOptions]
     ) -> list[Sample]: ...
 
 

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from redline.targets.base import Conversation, Message, Sample, TargetInfo, TargetModel
+from redline.targets.base import (
+    Conversation,
+    Generation,
+    Sample,
+    TargetInfo,
+    TargetModel,
+)
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from redline.targets.base import GenerateOptions
 from redline.targets.scripted import SCRIPTED_INFO, ScriptedTarget
 
 
@@ -24,16 +35,9 @@ class ScriptedBackend:
     supports_embeddings = False
 
     def generate(
-        self,
-        conversation: Sequence[Message],
-        n: int = 1,
-        max_tokens: int = 128,
-        temperature: float = 0.8,
-        seed: int | None = None,
-        *,
-        ignore_eos: bool = False,
-        embed: bool = False,
+        self, conversation: Conversation, n: int = 1, **options: Unpack[GenerateOptions]
     ) -> list[Sample]:
+        seed = Generation(**options).seed
         turn = sum(1 for m in conversation if m.role == "human")
         last = conversation[-1].text if conversation else ""
         return [

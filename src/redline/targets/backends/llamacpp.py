@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -55,7 +55,12 @@ from redline.targets.backends.sampler import (
     seeds_for,
 )
 from redline.targets.backends.switch import batching_enabled
-from redline.targets.base import Message, Sample
+from redline.targets.base import Conversation, Generation, Message, Sample
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from redline.targets.base import GenerateOptions
 from redline.targets.catalogue import ModelSpec, resolve_model
 from redline.targets.progress import current as current_progress
 
@@ -276,15 +281,7 @@ class LlamaCppBackend:
             self._ctx.clear()
 
     def generate(
-        self,
-        conversation: Sequence[Message],
-        n: int = 1,
-        max_tokens: int = 128,
-        temperature: float = 0.8,
-        seed: int | None = None,
-        *,
-        ignore_eos: bool = False,
-        embed: bool = False,
+        self, conversation: Conversation, n: int = 1, **options: Unpack[GenerateOptions]
     ) -> list[Sample]:
         """``n`` sampled replies to the conversation, decoded together in batches.
 
@@ -293,6 +290,9 @@ class LlamaCppBackend:
         ``seed``, and with ``embed=True`` the mean final-layer hidden state of the reply
         (``embedding``). Raises ContextOverflow, BackendTimeout or EmptyGeneration.
         """
+        opts = Generation(**options)
+        max_tokens, temperature, seed = opts.max_tokens, opts.temperature, opts.seed
+        ignore_eos, embed = opts.ignore_eos, opts.embed
         started = time.monotonic()
         if n < 1 or max_tokens < 1:
             raise ValueError(f"n and max_tokens must be >= 1 (got n={n}, max={max_tokens})")

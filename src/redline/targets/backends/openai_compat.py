@@ -24,7 +24,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -35,7 +35,12 @@ from redline.errors import (
     ContextOverflow,
     EmptyGeneration,
 )
-from redline.targets.base import Message, Sample
+from redline.targets.base import Conversation, Generation, Message, Sample
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from redline.targets.base import GenerateOptions
 
 _ROLE = {"system": "system", "human": "user", "assistant": "assistant"}
 _RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
@@ -364,19 +369,13 @@ class OpenAICompatBackend:
             return [sample for f in futures for sample in f.result()]
 
     def generate(
-        self,
-        conversation: Sequence[Message],
-        n: int = 1,
-        max_tokens: int = 128,
-        temperature: float = 0.8,
-        seed: int | None = None,
-        *,
-        ignore_eos: bool = False,
-        embed: bool = False,
+        self, conversation: Conversation, n: int = 1, **options: Unpack[GenerateOptions]
     ) -> list[Sample]:
         """``n`` non-empty replies. ``embed`` is accepted for interface parity but a remote
         server exposes no hidden states, so samples carry no ``meta["embedding"]``."""
-        del embed
+        opts = Generation(**options)
+        max_tokens, temperature, seed = opts.max_tokens, opts.temperature, opts.seed
+        ignore_eos = opts.ignore_eos
         if n < 1:
             raise ValueError("n must be at least 1")
         if not conversation:
