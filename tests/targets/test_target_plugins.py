@@ -142,8 +142,8 @@ SHOUT = """
             self.info, self.backend, self.max_tokens = info, backend, max_tokens
 
         @classmethod
-        def build(cls, spec, info, backend, *, scorer, max_tokens, temperature):
-            return cls(info, backend, max_tokens)
+        def build(cls, spec, parts):
+            return cls(parts.info, parts.backend, parts.max_tokens)
 
         def reply(self, conversation, n=2, seed=None):
             samples = self.backend.generate(conversation, n=n, max_tokens=self.max_tokens)

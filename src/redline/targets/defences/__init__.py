@@ -13,7 +13,7 @@ group ``redline.defences``):
 - ``rlhf`` (:mod:`.rlhf`): a model fine-tuned against the PM, shown the plain prompt.
 """
 
-from redline.targets.defences.base import Defence, DefenceSpec
+from redline.targets.defences.base import Defence, DefenceSpec, TargetParts
 from redline.targets.defences.prompted import PromptedDefence, PromptedTarget, check_conversation
 from redline.targets.defences.prompts import FewShotPrompt, load_prompt
 from redline.targets.defences.registry import (
@@ -40,6 +40,7 @@ __all__ = [
     "PromptedDefence",
     "PromptedTarget",
     "RejectionSamplingTarget",
+    "TargetParts",
     "build_defended_target",
     "check_conversation",
     "defence_class",

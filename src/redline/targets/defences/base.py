@@ -30,6 +30,18 @@ class DefenceSpec:
     k: int | None = None
 
 
+@dataclass(frozen=True)
+class TargetParts:
+    """What a defence wraps into a target: the target's ``info``, the ``backend``, the
+    rank ``scorer`` (not None when the defence ``needs_scorer``) and sampling settings."""
+
+    info: TargetInfo
+    backend: Backend
+    scorer: Scorer | None = None
+    max_tokens: int = 128
+    temperature: float = 0.8
+
+
 class Defence(ABC):
     """One defence. Subclasses set the class attributes and implement :meth:`build`.
 
@@ -58,15 +70,5 @@ class Defence(ABC):
 
     @classmethod
     @abstractmethod
-    def build(
-        cls,
-        spec: DefenceSpec,
-        info: TargetInfo,
-        backend: Backend,
-        *,
-        scorer: Scorer | None,
-        max_tokens: int,
-        temperature: float,
-    ) -> TargetModel:
-        """Wrap ``backend`` into the target ``info`` names (``scorer`` is not None when
-        ``needs_scorer``)."""
+    def build(cls, spec: DefenceSpec, parts: TargetParts) -> TargetModel:
+        """Wrap ``parts.backend`` into the target ``parts.info`` names."""

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from redline.targets.base import Backend, Conversation, Message, Sample, Scorer, TargetInfo
-from redline.targets.defences.base import Defence, DefenceSpec
+from redline.targets.base import Backend, Conversation, Message, Sample, TargetInfo
+from redline.targets.defences.base import Defence, DefenceSpec, TargetParts
 from redline.targets.defences.prompts import FewShotPrompt, load_prompt
 
 
@@ -76,16 +76,11 @@ class PromptedDefence(Defence):
     prompt: ClassVar[str]
 
     @classmethod
-    def build(
-        cls,
-        spec: DefenceSpec,
-        info: TargetInfo,
-        backend: Backend,
-        *,
-        scorer: Scorer | None,
-        max_tokens: int,
-        temperature: float,
-    ) -> PromptedTarget:
+    def build(cls, spec: DefenceSpec, parts: TargetParts) -> PromptedTarget:
         return PromptedTarget(
-            info, backend, load_prompt(cls.prompt), max_tokens=max_tokens, temperature=temperature
+            parts.info,
+            parts.backend,
+            load_prompt(cls.prompt),
+            max_tokens=parts.max_tokens,
+            temperature=parts.temperature,
         )

@@ -15,7 +15,7 @@ from typing import Any
 from redline.errors import ConfigError
 from redline.plugins import Registry, require_attributes
 from redline.targets.base import Backend, Scorer, TargetInfo, TargetModel
-from redline.targets.defences.base import Defence, DefenceSpec
+from redline.targets.defences.base import Defence, DefenceSpec, TargetParts
 
 _PACKAGE = "redline.targets.defences"
 
@@ -110,6 +110,4 @@ def build_defended_target(
     defence = defence_class(spec)
     if defence.needs_scorer and scorer is None:
         raise ConfigError(f"target {info.name}: {spec.model_type} ({spec.name}) needs a scorer")
-    return defence.build(
-        spec, info, backend, scorer=scorer, max_tokens=max_tokens, temperature=temperature
-    )
+    return defence.build(spec, TargetParts(info, backend, scorer, max_tokens, temperature))

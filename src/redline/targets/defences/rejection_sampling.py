@@ -9,8 +9,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from redline.errors import ConfigError
-from redline.targets.base import Backend, Scorer, TargetInfo
-from redline.targets.defences.base import Defence, DefenceSpec
+from redline.targets.defences.base import Defence, DefenceSpec, TargetParts
 from redline.targets.defences.sampling import DEFAULT_K, RejectionSamplingTarget
 from redline.vocabulary import REJECTION_SAMPLING
 
@@ -41,22 +40,13 @@ class RejectionSamplingDefence(Defence):
         return DefenceSpec(cls.name, f"rs{count}", cls.model_type, cls.needs_scorer, count)
 
     @classmethod
-    def build(
-        cls,
-        spec: DefenceSpec,
-        info: TargetInfo,
-        backend: Backend,
-        *,
-        scorer: Scorer | None,
-        max_tokens: int,
-        temperature: float,
-    ) -> RejectionSamplingTarget:
-        assert scorer is not None, "build_defended_target checks needs_scorer"
+    def build(cls, spec: DefenceSpec, parts: TargetParts) -> RejectionSamplingTarget:
+        assert parts.scorer is not None, "build_defended_target checks needs_scorer"
         return RejectionSamplingTarget(
-            info,
-            backend,
-            scorer,
+            parts.info,
+            parts.backend,
+            parts.scorer,
             k=spec.k or DEFAULT_K,
-            max_tokens=max_tokens,
-            temperature=temperature,
+            max_tokens=parts.max_tokens,
+            temperature=parts.temperature,
         )
