@@ -90,6 +90,8 @@ def attack_messages(
     elif mode == "few-shot" and examples:
         listing = "\n".join(f"- {e.strip()}" for e in examples)
         request = prompt.few_shot.format(examples=listing)
+        if topic:  # a goal of --goals; without one the request is as it always was
+            request += f"\n\nYour goal: {topic}"
     else:
         request = prompt.zero_shot.format(topic=topic or random.choice(prompt.topics))
     return [Message("system", prompt.system, pinned=True), Message("human", request)]

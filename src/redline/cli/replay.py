@@ -9,13 +9,19 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from redline.attack.converters.registry import CONVERTERS
 from redline.cli.app import app, console, err_console, progress, state
 from redline.errors import ConfigError
 
 if TYPE_CHECKING:
+    from redline.attack.converters.base import ConverterSpec
     from redline.attack.resumable import RunReport
     from redline.attack.runtime import Runtime
     from redline.config import Settings
+
+#: The model a converter that needs one runs in ``redline replay`` when ``model=`` is not
+#: given (``redline attack`` uses its ``--attacker``).
+DEFAULT_CONVERTER_MODEL = "smollm2-135m"
 
 WORKERS = typer.Option(
     0, "--workers", help="Run batches in a local pool of N processes (0: this process)."
@@ -39,6 +45,32 @@ MAX_TOKENS = typer.Option(
 CANDIDATES = typer.Option(
     2, "--candidates", help="Replies stored per turn; the first continues the conversation."
 )
+CONVERTER = typer.Option(
+    None,
+    "--converter",
+    help="Convert every human message before the target sees it: "
+    + ", ".join(CONVERTERS.names())
+    + ". Repeat it or give a comma list to chain them in order; options as "
+    "NAME:OPTION=VALUE (translation:language=Zulu:model=smollm2-135m). The stored turn "
+    "is what the target saw; the original is kept with the attempt.",
+)
+
+
+def converter_specs(
+    settings: Settings, values: list[str] | None, default_model: str
+) -> tuple[ConverterSpec, ...]:
+    """``--converter`` values as specs; a converter that needs a model runs the backend of
+    the target its ``model=`` names (default ``default_model``)."""
+    if not values:
+        return ()
+    from redline.attack.attacker import RegistryAttacker
+    from redline.attack.converters.base import parse_converters
+
+    return parse_converters(
+        values,
+        model=lambda name: RegistryAttacker(settings, name),
+        default_model=default_model,
+    )
 
 
 def split_targets(text: str) -> list[str]:
@@ -108,6 +140,7 @@ def replay_cmd(
         "", "--variant", help="A label that makes this a separate replay of the same attacks."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed for sampling replies and for --sample."),
+    converter: list[str] | None = CONVERTER,
     candidates: int = CANDIDATES,
     max_tokens: int | None = MAX_TOKENS,
     pm: Path | None = PM,
@@ -120,11 +153,12 @@ def replay_cmd(
     targets reply, the preference model scores every reply, and each replay is stored as
     an attempt with origin=replay linked to its source attempt.
 
-    Resumable: a replay of the same (source, target, --turns, --variant) is done once, so
-    running the command again continues where it stopped.
+    Resumable: a replay of the same (source, target, --turns, --variant, --converter) is
+    done once, so running the command again continues where it stopped.
 
     Example: redline replay "$(python -m redline.data)"
     --targets smollm2-135m/plain,smollm2-135m/rs16 --limit 20 --turns first
+    --converter base64,roleplay
     """
     from redline.attack.executors import make_executor
     from redline.attack.replay import replay
@@ -132,6 +166,7 @@ def replay_cmd(
 
     st = state(ctx)
     names = split_targets(targets)
+    converters = converter_specs(st.settings, converter, DEFAULT_CONVERTER_MODEL)
     runtime = make_runtime(st.settings, pm=pm, max_tokens=max_tokens, candidates=candidates)
     for name in names:
         runtime.targets.info(name)
@@ -154,6 +189,7 @@ def replay_cmd(
                 turns=turns,
                 variant=variant,
                 seed=seed,
+                converters=converters,
                 executor=executor,
                 batch_size=batch_size,
                 progress=advance,

@@ -3,7 +3,8 @@
 After Perez et al. (2022): the examples are openers of the most successful stored human
 attacks (lowest min-harmlessness, then highest self-rating), and each attack draws its K
 (seeded) from a pool of the K x ``pool_factor`` best, so attacks do not all copy the
-same K.
+same K. With goals (``redline attack --goals``) attack ``i`` also pursues goal ``i mod
+len``, written under the examples.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import select
 
+from redline.attack.goals import goal_for, goals_digest
 from redline.attack.results import ConversationResult
 from redline.attack.sources import HUMAN_ORIGINS
 from redline.attack.strategies.base import Kit, Options, Plan, seeded_rng
@@ -63,6 +65,7 @@ class FewShot:
     pool: tuple[str, ...]
     k: int
     turns: int = 1
+    goals: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 < self.k <= len(self.pool):
@@ -73,16 +76,18 @@ class FewShot:
         if options.few_shot < 1:
             raise ConfigError("few-shot needs --few-shot K (K >= 1 examples per attack)")
         pool = successful_attacks(store, options.few_shot * options.pool_factor)
-        return cls(tuple(pool), options.few_shot, options.budget.turns)
+        return cls(tuple(pool), options.few_shot, options.budget.turns, options.goals)
 
     @property
     def recipe(self) -> tuple[Any, ...]:
-        return (self.name, self.k, self.turns)
+        recipe = (self.name, self.k, self.turns)  # without goals: the keys of earlier runs
+        return (*recipe, goals_digest(self.goals)) if self.goals else recipe
 
     def plan(self, index: int, seed: int) -> Plan:
         rng = seeded_rng(seed, self.name, self.k, index)
         examples = tuple(rng.sample(list(self.pool), self.k))
-        return Plan(index, rng.randrange(2**31), examples=examples)
+        goal = goal_for(self.goals, index) if self.goals else ""
+        return Plan(index, rng.randrange(2**31), goal=goal, examples=examples)
 
     def run(self, plan: Plan, kit: Kit) -> Iterator[ConversationResult]:
         yield attacker_chat(self.name, plan, kit, turns=self.turns)
