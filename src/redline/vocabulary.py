@@ -35,3 +35,7 @@ DEFENCE_OF_MODEL_TYPE: Final = {
     REJECTION_SAMPLING: "rs16",
     RLHF: "rlhf",
 }
+
+#: How an automated attempt that records no attack strategy is labelled beside the
+#: strategies (zero- and few-shot conversations are stored without lineage).
+UNRECORDED_STRATEGY: Final = "unrecorded (zero-/few-shot)"

@@ -3,9 +3,11 @@
 Steps: embed (any :data:`Embedder`), k nearest neighbours (exact, scikit-learn), UMAP on
 that graph, HDBSCAN on the 2-D layout, and a label per cluster from its most
 distinctive words (class-based TF-IDF: a cluster's mean TF-IDF minus the mean over all
-texts). Success (rating >= 3) colours the points in the figures. Computing the
-neighbours with scikit-learn and passing them to UMAP avoids its nearest-neighbour
-descent, which dominated the run time on 39k texts.
+texts). Success (rating >= 3) colours the points in the figures; when the frame gives
+each attempt's origin, points also carry ``attack_origin`` (human, replay, or the
+automated strategy), for the second map that colours people against each strategy.
+Computing the neighbours with scikit-learn and passing them to UMAP avoids its
+nearest-neighbour descent, which dominated the run time on 39k texts.
 """
 
 from __future__ import annotations
@@ -19,9 +21,12 @@ import pandas as pd
 from scipy import sparse
 
 from redline.analysis.embeddings import Embedder, TfidfSvdEmbedder
+from redline.analysis.frame import attack_origins
 from redline.analysis.ordering import SUCCESS_THRESHOLD
 
 MIN_POINTS = 10
+#: Frame columns that let the map tell people from each automated strategy (optional).
+ORIGIN_COLUMNS = ("origin", "strategy")
 
 
 @dataclass
@@ -93,11 +98,14 @@ def attack_map(
     """
     embed = embed or TfidfSvdEmbedder(seed=seed)
     name = str(getattr(embed, "name", getattr(embed, "__name__", "custom")))
+    columns = ["attempt_id", "rating", "model_type", "size_label", "member"]
     data = texts.merge(
-        frame[["attempt_id", "rating", "model_type", "size_label", "member"]],
+        frame[columns + [c for c in ORIGIN_COLUMNS if c in frame.columns]],
         on="attempt_id",
         how="left",
     )
+    if "origin" in data.columns:
+        data["attack_origin"] = attack_origins(data)
     data = data[data["transcript"].str.len() > 0].reset_index(drop=True)
     timings: dict[str, float] = {}
     if len(data) < MIN_POINTS:

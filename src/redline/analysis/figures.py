@@ -246,3 +246,32 @@ def attack_map_figure(points: pd.DataFrame, clusters: pd.DataFrame, embedding: s
     ax.set_yticks([])
     fig.tight_layout()
     return fig
+
+
+def attack_map_origin_figure(points: pd.DataFrame, embedding: str) -> Figure:
+    """The attack map coloured by origin: people (grey, drawn first) against replays and
+    each automated strategy, so where machines attack that people do not (and the
+    reverse) shows as colour. Points need ``attack_origin``."""
+    fig, ax = plt.subplots(figsize=(10, 8))
+    groups = list(dict.fromkeys(points["attack_origin"].astype(str))) if len(points) else []
+    groups.sort(key=lambda g: (g != "human", g))
+    palette = plt.get_cmap("tab10")
+    size = 2 if len(points) > 5000 else 10
+    for i, group in enumerate(groups):
+        part = points[points["attack_origin"].astype(str) == group]
+        ax.scatter(
+            part["x"],
+            part["y"],
+            s=size,
+            c="#bdbdbd" if group == "human" else [palette(i % 10)],
+            alpha=0.5 if group == "human" else 0.8,
+            linewidths=0,
+            label=f"{group} ({len(part)})",
+        )
+    if groups:
+        ax.legend(title="origin", fontsize=8, markerscale=2)
+    ax.set_title(f"Attack map by origin ({embedding} + UMAP): people and each strategy")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    fig.tight_layout()
+    return fig

@@ -3,7 +3,8 @@
 Columns: attempt_id, origin, status, target, family, model_type, num_params (int),
 size_label, member (public member number), pool, is_upworker, rating, harmfulness,
 actionability, min_harmlessness, mean_harmlessness, task_description_harmlessness,
-scored_by, tags (list or None), task_description, created_at, n_turns.
+scored_by, tags (list or None), task_description, created_at, n_turns, strategy (the
+automated attack strategy an attempt records in ``Attempt.extra``, else None).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from redline.store import Attempt, Person, Target, Turn
+from redline.store import Attempt, Origin, Person, Target, Turn
+from redline.vocabulary import UNRECORDED_STRATEGY
 
 COLUMNS = [
     "attempt_id",
@@ -37,7 +39,12 @@ COLUMNS = [
     "task_description",
     "created_at",
     "n_turns",
+    "strategy",
 ]
+#: How an attempt's origin reads where people and machines are told apart (the attack
+#: map coloured by origin, strategy comparisons): published and platform attempts are
+#: people's, replays are people's attacks re-sent, automated ones go by their strategy.
+HUMAN_ORIGIN = "human"
 
 
 def attempts_frame(session: Session) -> pd.DataFrame:
@@ -88,4 +95,28 @@ def attempts_frame(session: Session) -> pd.DataFrame:
         "task_description_harmlessness",
     ):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    frame["strategy"] = frame["attempt_id"].map(_strategies(session))
+    frame["strategy"] = frame["strategy"].astype(object).where(frame["strategy"].notna(), None)
     return frame[COLUMNS]
+
+
+def _strategies(session: Session) -> dict[int, str]:
+    """attempt id -> the strategy an automated attempt's lineage names (only those)."""
+    rows = session.execute(
+        select(Attempt.id, Attempt.extra).where(Attempt.origin == Origin.AUTOMATED)
+    ).all()
+    return {
+        attempt_id: str(extra["strategy"])
+        for attempt_id, extra in rows
+        if isinstance(extra, dict) and extra.get("strategy")
+    }
+
+
+def attack_origins(frame: pd.DataFrame) -> pd.Series:
+    """Per attempt: ``human`` (platform and published attempts), ``replay``, or an
+    automated attempt's strategy (:data:`UNRECORDED_STRATEGY` when it records none)."""
+    origin = frame["origin"].map(lambda o: str(getattr(o, "value", o)))
+    strategy = frame["strategy"] if "strategy" in frame else pd.Series(None, index=frame.index)
+    automated = strategy.where(strategy.notna(), UNRECORDED_STRATEGY)
+    out = origin.where(origin != "automated", automated)
+    return out.replace({"imported": HUMAN_ORIGIN}).astype(object)

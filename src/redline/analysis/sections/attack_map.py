@@ -16,12 +16,13 @@ from typing import Any
 import pandas as pd
 
 from redline.analysis import figures as figs
-from redline.analysis.attack_map import MIN_POINTS, AttackMap, attack_map
+from redline.analysis.attack_map import MIN_POINTS, ORIGIN_COLUMNS, AttackMap, attack_map
 from redline.analysis.embeddings import Embedder
 from redline.analysis.formatting import percent, table
 from redline.analysis.sections.base import SectionContent, SectionContext, captured
 
 MAP_COLUMNS = ["attempt_id", "rating", "model_type", "size_label", "member"]
+ORIGIN_MAP = "attack_map_origin"
 CLUSTER_COLUMNS = {
     "cluster": "cluster",
     "n": "n",
@@ -61,6 +62,9 @@ class AttackMapSection:
         context.figure(
             figs.attack_map_figure(amap.points, amap.clusters, amap.embedding), "attack_map"
         )
+        origins = by_origin(amap.points)
+        if origins:
+            context.figure(figs.attack_map_origin_figure(amap.points, amap.embedding), ORIGIN_MAP)
         shown = write_interactive_map(
             amap.points,
             amap.clusters,
@@ -84,9 +88,19 @@ class AttackMapSection:
                     ),
                     "timings": {k: f"{v:.1f} s" for k, v in amap.timings.items()},
                     "throughput": getattr(pending.embed, "throughput", None),
+                    "origins": origins,
                 }
             }
         )
+
+
+def by_origin(points: pd.DataFrame) -> dict[str, int] | None:
+    """Points per origin (human, replay, each strategy) when the map holds more than one,
+    for the map coloured by origin; None when there is nothing to tell apart."""
+    if "attack_origin" not in points.columns:
+        return None
+    counts = points["attack_origin"].astype(str).value_counts()
+    return {str(k): int(v) for k, v in counts.items()} if len(counts) > 1 else None
 
 
 def _map_job(
@@ -132,7 +146,8 @@ def _start_map(context: SectionContext) -> _Pending:
     that can be sent to another process); otherwise it runs when its result is asked for.
     The LM embedder stays in this process: it reports progress to this process's bar."""
     texts = context.texts[["attempt_id", "transcript"]]
-    frame = context.frame[MAP_COLUMNS] if len(context.frame) else context.frame
+    columns = MAP_COLUMNS + [c for c in ORIGIN_COLUMNS if c in context.frame.columns]
+    frame = context.frame[columns] if len(context.frame) else context.frame
     embed, seed = context.embed, context.seed
     pending = _Pending(texts, frame, embed, seed)
     if not context.parallel or len(texts) < MIN_POINTS:
