@@ -18,7 +18,7 @@ import pytest
 
 from redline.config import Settings, load_settings
 from redline.errors import BackendTimeout
-from redline.targets.backends.batching import engine_for
+from redline.targets.backends.batching import FairGate, engine_for
 from redline.targets.backends.llamacpp import LlamaCppBackend
 from redline.targets.base import Message, Sample
 from redline.targets.progress import reporting
@@ -189,3 +189,36 @@ def test_prompts_of_two_few_shot_prefixes_both_stay_cached() -> None:
     assert evaluated(long_a, ASKS[2]) < 40
     engine = engine_for(backend._ctx)
     assert len(backend._ctx.cached_prompts) <= len(engine._slots)
+
+
+def test_the_decode_gate_admits_in_order_and_counts_threads() -> None:
+    """Two one-thread decodes share two cores; a two-thread decode waits for the cores to
+    be free, and one that came later never overtakes it."""
+    gate = FairGate(capacity=2)
+    order: list[str] = []
+    inside: list[int] = []
+    active = [0]
+    lock = threading.Lock()
+
+    def decode(name: str, threads: int, hold_s: float) -> None:
+        with gate.held(threads):
+            with lock:
+                active[0] += threads
+                inside.append(active[0])
+                order.append(name)
+            time.sleep(hold_s)
+            with lock:
+                active[0] -= threads
+
+    first = threading.Thread(target=decode, args=("a", 1, 0.3))
+    second = threading.Thread(target=decode, args=("b", 1, 0.3))
+    wide = threading.Thread(target=decode, args=("wide", 2, 0.1))
+    late = threading.Thread(target=decode, args=("late", 1, 0.1))
+    for thread in (first, second, wide, late):
+        thread.start()
+        time.sleep(0.05)
+    for thread in (first, second, wide, late):
+        thread.join(timeout=10)
+    assert order == ["a", "b", "wide", "late"]
+    assert inside[:2] == [1, 2]  # a and b ran side by side
+    assert max(inside) == 2  # never more threads than cores

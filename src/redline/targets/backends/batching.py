@@ -28,9 +28,12 @@ adapter):
   own conversation's previous turn, or another conversation on the same few-shot prompt),
   so the slots keep one copy of each few-shot prompt in use.
 
-One ``llama_decode`` runs at a time in the process (:data:`DECODE_GATE`, first come first
-served across contexts): with one llama.cpp thread per decode, the engines of two models
-interleave their steps instead of fighting over the cores the web server needs.
+Decodes of different contexts (models, adapters) pass one gate (:data:`DECODE_GATE`,
+first come first served) that lets as many run at once as the cores hold at their thread
+counts: on 2 cores with llama.cpp's default of 1 thread, two models decode side by side,
+each on its own core, instead of one model's step waiting for the other's; with more
+threads per decode than half the cores, they take turns, so llama.cpp's busy-waiting
+threads never share a core.
 
 A request alone decodes exactly what ``sampler.sample_batch`` decodes (prompt chunks, the
 last prompt token alone, then its candidates), so its seeds reproduce solo results. In
@@ -41,6 +44,7 @@ the same seed then gives the same reply up to such floating-point differences.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -71,30 +75,46 @@ CACHE_SLOTS = 4
 
 
 class FairGate:
-    """A lock granted in request order (``threading.Lock`` lets a releasing thread take
-    it straight back, which would starve the engines of other models)."""
+    """Room for ``capacity`` threads, granted in request order: a decode of ``threads``
+    threads enters when it is next and fits beside those inside (or nobody is inside).
 
-    def __init__(self) -> None:
+    Why in order: a plain lock lets a releasing thread take it straight back, which would
+    starve the engines of other models. Why counted in threads: llama.cpp's threads
+    busy-wait at every barrier, so two decodes must never share a core."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
         self._cond = threading.Condition()
-        self._next = 0
-        self._serving = 0
+        self._next = 0  # the next ticket to hand out
+        self._admit = 0  # the next ticket allowed in
+        self._used = 0  # threads inside
 
     @contextmanager
-    def held(self) -> Iterator[None]:
+    def held(self, threads: int = 1) -> Iterator[None]:
         with self._cond:
             ticket = self._next
             self._next += 1
-            while ticket != self._serving:
+            while ticket != self._admit or (self._used and self._used + threads > self.capacity):
                 self._cond.wait()
+            self._admit += 1
+            self._used += threads
+            self._cond.notify_all()
         try:
             yield
         finally:
             with self._cond:
-                self._serving += 1
+                self._used -= threads
                 self._cond.notify_all()
 
 
-DECODE_GATE = FairGate()
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+DECODE_GATE = FairGate(usable_cores())
 
 
 @dataclass(eq=False)
@@ -412,7 +432,7 @@ class BatchEngine:
             chunked.append((live, take))
         if rows:
             ctx.set_embeddings(False)
-            with DECODE_GATE.held():
+            with DECODE_GATE.held(ctx.n_threads):
                 ctx.decode(rows, what="evaluating prompts")
             for live, take in chunked:
                 live.cursor += take
@@ -433,7 +453,7 @@ class BatchEngine:
             stepping = {id(live) for live, _ in owners}
             embed = any(live.req.params.embed for live, i in owners if i >= 0)
             ctx.set_embeddings(embed)
-            with DECODE_GATE.held():
+            with DECODE_GATE.held(ctx.n_threads):
                 ctx.decode(rows, what=f"decoding {len(rows)} rows of {len(stepping)} request(s)")
             self.steps += 1
             for live in live_now:
