@@ -169,6 +169,8 @@ def test_translation_is_greedy_then_seeded_and_fails_softly() -> None:
     chain, _ = translate("", "Ngiyabonga")  # the seeded retry rescues it
     assert apply_chain(chain, "Thanks", seed=1).text == "Ngiyabonga"
     assert clean_translation("Translated text: «x»") == "«x»"
+    chain, _ = translate("Ndabirazi nzimba\n\nNdabirazi nzimba is a term for a prank.")
+    assert apply_chain(chain, "A prank?", seed=1).text == "Ndabirazi nzimba"  # no gloss
 
 
 def test_a_failed_step_keeps_its_input_and_the_chain_goes_on() -> None:

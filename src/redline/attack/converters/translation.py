@@ -37,9 +37,13 @@ _LABEL = re.compile(r"^\s*(here is the )?(translation|translated text|text)[^:\n
 TRIES: tuple[tuple[float, int], ...] = ((0.0, 0), (0.7, 7))
 
 
-def clean_translation(text: str) -> str:
-    """The model's output as a translation: a leading label and wrapping quotes removed."""
-    text = _LABEL.sub("", text.strip(), count=1)
+def clean_translation(text: str, *, paragraphs: int = 0) -> str:
+    """The model's output as a translation: a leading label and wrapping quotes removed,
+    and with ``paragraphs`` > 0 only that many paragraphs kept (a small model translates
+    a one-paragraph message and then goes on to explain it)."""
+    text = _LABEL.sub("", text.strip(), count=1).strip()
+    if paragraphs > 0:
+        text = "\n\n".join(re.split(r"\n\s*\n", text)[:paragraphs])
     return text.strip().strip('"“”').strip()
 
 
@@ -80,6 +84,7 @@ class Translation:
         if self.model is None:
             raise ConfigError("converter translation was built without a model")
         problems: list[str] = []
+        paragraphs = len(re.split(r"\n\s*\n", text.strip()))
         for temperature, offset in TRIES:
             try:
                 samples = self.model.generate(
@@ -91,7 +96,7 @@ class Translation:
                 )
             except EmptyGeneration:
                 samples = []
-            out = clean_translation(samples[0].text) if samples else ""
+            out = clean_translation(samples[0].text, paragraphs=paragraphs) if samples else ""
             if out and out.casefold() != text.strip().casefold():
                 return out
             problems.append("empty output" if not out else "the model repeated the text")
