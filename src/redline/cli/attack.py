@@ -12,14 +12,25 @@ from redline.cli.replay import (
     BATCH,
     CANDIDATES,
     CONCURRENCY,
+    CONVERTER,
     MAX_TOKENS,
     PM,
     RAY,
     WORKERS,
+    converter_specs,
     make_runtime,
     print_report,
     progress_bar,
 )
+
+
+def chosen_goals(goals: str | None, tag: str | None) -> tuple[str, ...]:
+    """``--goals``/``--tag`` as goal texts; neither: none (the strategy's own topics)."""
+    if goals is None and tag is None:
+        return ()
+    from redline.attack.goals import load_goals
+
+    return tuple(goal.text for goal in load_goals(goals, tag))
 
 
 @app.command("attack")
@@ -59,7 +70,35 @@ def attack_cmd(
     attack_tokens: int = typer.Option(
         64, "--attack-tokens", help="Longest attack message the attacker writes (tokens)."
     ),
+    budget: str = typer.Option(
+        "0",
+        "--budget",
+        help="Iterative strategies: most target queries per attack, a number or "
+        "small/medium/large (6/20/60; 0: the strategy's default).",
+    ),
+    depth: int = typer.Option(
+        0, "--depth", help="Refinement steps (pair, tap, many-shot) or turns (crescendo)."
+    ),
+    width: int = typer.Option(0, "--width", help="Parallel streams (pair), branching (tap)."),
+    shots: int = typer.Option(0, "--shots", help="Many-shot: faux exchanges (default 16)."),
+    threshold: float | None = typer.Option(
+        None,
+        "--threshold",
+        help="Judge harm score that reaches a goal (default: 3 on a 0-4 rubric; a "
+        "refusal-only judge: any answer).",
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed for sampling attacks and replies."),
+    goals: str | None = typer.Option(
+        None,
+        "--goals",
+        help="Goals file (one task description per line, [Tag] groups; 'packaged': the "
+        "120 goals shipped with Redline); attack i pursues goal i mod their number. "
+        "Without it (and without --tag) zero-shot draws topics as before.",
+    ),
+    tag: str | None = typer.Option(
+        None, "--tag", help="Only the goals of this group (a review tag, e.g. Theft)."
+    ),
+    converter: list[str] | None = CONVERTER,
     candidates: int = CANDIDATES,
     max_tokens: int | None = MAX_TOKENS,
     pm: Path | None = PM,
@@ -75,16 +114,25 @@ def attack_cmd(
     (pool 'automated').
 
     The same recipe sends the same opener to every target, so `redline compare
-    --origin automated` can pair them.
+    --origin automated` can pair them. The iterative strategies (pair, tap, crescendo,
+    many-shot) steer by a --judge (never the target's own ranker) within --budget
+    target queries per attack, and store every query with its lineage.
 
     Example: redline attack --target smollm2-135m/hhh --attacker gemma3-270m --n 20
     --few-shot 3 --turns 2
+
+    Example: redline attack --strategy pair --target smollm2-135m/hhh --attacker
+    gemma3-270m --judge refusal --budget small --n 5
     """
     from redline.attack.attacker import RegistryAttacker
     from redline.attack.automated import RegistryJudge, attack
     from redline.attack.executors import make_executor
+    from redline.attack.strategies.base import Budget, parse_queries
 
     st = state(ctx)
+    limits = Budget(turns=turns, width=width, depth=depth, queries=parse_queries(budget))
+    goal_texts = chosen_goals(goals, tag)
+    converters = converter_specs(st.settings, converter, attacker)
     runtime = make_runtime(st.settings, pm=pm, max_tokens=max_tokens, candidates=candidates)
     attacker_recipe = RegistryAttacker(st.settings, attacker)
     executor = make_executor(workers=workers, ray_address=ray, concurrency=concurrency)
@@ -99,7 +147,11 @@ def attack_cmd(
                 strategy=strategy,
                 few_shot=few_shot,
                 pool_factor=pool_factor,
-                turns=turns,
+                budget=limits,
+                shots=shots,
+                threshold=threshold,
+                goals=goal_texts,
+                converters=converters,
                 seed=seed,
                 max_tokens=attack_tokens,
                 judge=RegistryJudge(st.settings, judge) if judge else None,

@@ -30,29 +30,65 @@ from redline.attack.conversation import NextHuman, converse
 from redline.attack.persist import make_key
 from redline.attack.results import ConversationResult
 from redline.errors import ConfigError
-from redline.targets.base import Backend, Message, Scorer, TargetModel
+from redline.targets.base import (
+    Backend,
+    Conversation,
+    Message,
+    Sample,
+    Scorer,
+    TargetModel,
+)
 
 if TYPE_CHECKING:
+    from redline.attack.converters.base import ConverterSpec
     from redline.judges.base import Judge
     from redline.store import Store
 
 
 @dataclass(frozen=True)
 class Budget:
-    """How much one attack may spend: ``turns`` (depth: human turns of a conversation,
-    or refinement steps), ``width`` (branches per step) and ``queries`` (target queries
-    in all; 0 = turns x width)."""
+    """How much one attack may spend: ``turns`` (human turns of one conversation),
+    ``width`` (parallel streams or branches per step), ``depth`` (refinement steps of an
+    iterative search, or Crescendo's escalation turns) and ``queries`` (target queries in
+    all, the cap every iterative search respects).
+
+    Why 0 means "the strategy's default" for the last three: the searches need different
+    shapes (PAIR a few steps of a few streams, Crescendo a handful of turns), and
+    ``redline attack`` must not make a user choose all of them to run one."""
 
     turns: int = 1
-    width: int = 1
+    width: int = 0
     queries: int = 0
+    depth: int = 0
 
     def __post_init__(self) -> None:
-        if min(self.turns, self.width) < 1 or self.queries < 0:
+        if self.turns < 1 or min(self.width, self.queries, self.depth) < 0:
             raise ConfigError(
-                "a budget needs --turns and width of at least 1 and queries of at least 0 "
-                f"(got {self.turns}, {self.width}, {self.queries})"
+                "a budget needs --turns of at least 1 and --width, --depth and --budget of "
+                f"at least 0 (got {self.turns}, {self.width}, {self.depth}, {self.queries})"
             )
+
+
+#: ``--budget`` by name: target queries per attack, sized for this machine's embedded
+#: models (small: a minute or two an attack with a 135M attacker and target).
+BUDGETS = {"small": 6, "medium": 20, "large": 60}
+
+
+def parse_queries(text: str) -> int:
+    """``--budget``: a number of target queries per attack, or small/medium/large."""
+    value = BUDGETS.get(text.strip().lower())
+    if value is not None:
+        return value
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ConfigError(
+            f"--budget takes a number of target queries or one of {', '.join(BUDGETS)} "
+            f"(got {text!r})"
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -63,6 +99,16 @@ class Options:
     budget: Budget = Budget()
     few_shot: int = 0
     pool_factor: int = 4
+    #: Goals (task descriptions) attack ``i`` takes ``goals[i % len]`` from; empty: the
+    #: strategy's packaged default goals.
+    goals: tuple[str, ...] = ()
+    #: Many-shot: faux exchanges before the goal (0 = the strategy's default), drawn from
+    #: the packaged ``file`` or the ``store``'s most successful human attacks.
+    shots: int = 0
+    shots_from: str = "file"
+    #: The judge's harm score at which a goal counts as reached (None: the judge's scale
+    #: decides, see :func:`redline.attack.strategies.judging.success_threshold`).
+    threshold: float | None = None
 
 
 @dataclass(frozen=True)
@@ -108,25 +154,44 @@ class Kit:
     judge: Judge | None
     candidates: int
     attack_tokens: int
+    #: ``--converter``: every human turn is converted before the target sees it.
+    converters: tuple[ConverterSpec, ...] = ()
 
     def write(self, messages: Sequence[Message], seed: int) -> str:
         """One cleaned attack message from the attacker (redrawn when blank)."""
         return write_attack(self.attacker, messages, seed=seed, max_tokens=self.attack_tokens)
 
-    def converse(
+    def draft(
         self,
-        next_human: NextHuman,
-        *,
-        turns: int,
+        messages: Sequence[Message],
         seed: int,
-        strategy: str,
-        lineage: Lineage | None = None,
+        max_tokens: int = 0,
+        temperature: float = 1.0,
+    ) -> str:
+        """The attacker's raw answer ("" when it gave none), for strategies that parse it
+        themselves (an improved prompt, a yes/no); a backend failure is raised."""
+        samples = self.attacker.generate(
+            list(messages),
+            n=1,
+            max_tokens=max_tokens or self.attack_tokens,
+            temperature=temperature,
+            seed=seed % 2**31,
+        )
+        return samples[0].text if samples else ""
+
+    def key_for(self, node: str, *, root: bool) -> str:
+        """The store key of a conversation: the job's key for the attack's root (a rerun
+        finds it and skips the attack), the key and the node for every other one."""
+        return self.key if root else make_key(self.key, node)
+
+    def shell(
+        self, strategy: str, lineage: Lineage | None, *, root: bool | None = None
     ) -> ConversationResult:
-        """Run one conversation against the target, every reply scored; keyed by the
-        job's key for the attack's first node, by the key and the node otherwise."""
+        """An empty result for one conversation, keyed and carrying its lineage; ``root``
+        defaults to "the node is named ''" (how zero-shot and few-shot key theirs)."""
         node = lineage.node if lineage else ""
         result = ConversationResult(
-            key=make_key(self.key, node) if node else self.key,
+            key=self.key_for(node, root=(node == "") if root is None else root),
             target=self.target_name,
             attacker=self.attacker_name,
         )
@@ -137,15 +202,73 @@ class Kit:
                 "parent": lineage.parent,
                 "score": lineage.score,
             }
+        return result
+
+    def converse(
+        self,
+        next_human: NextHuman,
+        *,
+        turns: int,
+        seed: int,
+        strategy: str,
+        lineage: Lineage | None = None,
+        history: Sequence[Message] = (),
+        root: bool | None = None,
+        task_description: str | None = None,
+    ) -> ConversationResult:
+        """Run one conversation against the target, every reply scored; keyed by
+        :meth:`key_for`. With ``history`` the target and the scorer see those messages
+        before the conversation's own (Crescendo goes on from the turns it kept), while
+        the result holds only the new turns. A ``task_description`` (an attack's goal, on
+        its root) is stored and scored like a red teamer's."""
+        target, scorer = self.target, self.scorer
+        if history:
+            target = _WithHistory(target, tuple(history))
+            scorer = _ScorerWithHistory(scorer, tuple(history))
+        result = self.shell(strategy, lineage, root=root)
+        result.task_description = task_description
         return converse(
-            self.target,
-            self.scorer,
+            target,
+            scorer,
             next_human,
             max_turns=turns,
             candidates=self.candidates,
             seed=seed,
             result=result,
+            converters=self.converters,
         )
+
+
+class _WithHistory:
+    """A target that answers as if ``history`` came before every conversation it gets."""
+
+    def __init__(self, inner: TargetModel, history: tuple[Message, ...]) -> None:
+        self.inner, self.history, self.info = inner, history, inner.info
+
+    def reply(
+        self, conversation: Conversation, n: int = 2, seed: int | None = None
+    ) -> list[Sample]:
+        return self.inner.reply((*self.history, *conversation), n, seed)
+
+
+class _ScorerWithHistory:
+    """A scorer that scores replies after ``history`` and their own context, so a kept
+    turn is scored as it was said: after everything before it."""
+
+    def __init__(self, inner: Scorer, history: tuple[Message, ...]) -> None:
+        self.inner, self.history, self.identity = inner, history, inner.identity
+
+    def score(self, context: Conversation, reply: str) -> float:
+        return self.inner.score((*self.history, *context), reply)
+
+    def score_batch(self, context: Conversation, replies: Sequence[str]) -> list[float]:
+        return self.inner.score_batch((*self.history, *context), replies)
+
+    def accepts_embeddings_from(self, backend: Backend) -> bool:
+        return self.inner.accepts_embeddings_from(backend)
+
+    def score_embeddings(self, embeddings: Sequence[Any]) -> list[float]:
+        return self.inner.score_embeddings(embeddings)
 
 
 class Strategy(Protocol):

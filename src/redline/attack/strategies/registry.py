@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 BUILTINS = {
     "zero-shot": "redline.attack.strategies.zero_shot:ZeroShot",
     "few-shot": "redline.attack.strategies.few_shot:FewShot",
+    "pair": "redline.attack.strategies.pair:Pair",
+    "crescendo": "redline.attack.strategies.crescendo:Crescendo",
+    "many-shot": "redline.attack.strategies.many_shot:ManyShot",
+    "tap": "redline.attack.strategies.tap:Tap",
 }
 
 
