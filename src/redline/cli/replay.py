@@ -51,8 +51,10 @@ CONVERTER = typer.Option(
     help="Convert every human message before the target sees it: "
     + ", ".join(CONVERTERS.names())
     + ". Repeat it or give a comma list to chain them in order; options as "
-    "NAME:OPTION=VALUE (translation:language=Zulu:model=smollm2-135m). The stored turn "
-    "is what the target saw; the original is kept with the attempt.",
+    "NAME:OPTION=VALUE (translation:language=Zulu:model=gemma3-270m; a converter that "
+    "needs a model runs the attacker's, or smollm2-135m in replay, unless model= names a "
+    "target). The stored turn is what the target saw; the original is kept with the "
+    "attempt.",
 )
 
 
