@@ -130,6 +130,10 @@ def test_attacks_are_grouped_by_their_keys_not_their_node_names() -> None:
         StoredNode(6, PLAIN, make_key("gone", "1"), "pair", "1", ""),  # first node not stored
     ]
     assert attack_roots(nodes) == {1: 1, 2: 2, 3: 1, 4: 2, 6: 6}
+    # A search's root may have any node name (PAIR's "0.0"); its key still says.
+    searched = [StoredNode(9, PLAIN, b"r".hex(), "pair", "0.0", None)]
+    searched.append(StoredNode(10, PLAIN, make_key(b"r".hex(), "1.0"), "pair", "1.0", None))
+    assert attack_roots(searched) == {9: 9, 10: 9}
     # A recorded attack key wins; without its root stored, the first stored node stands.
     recorded = [StoredNode(7, PLAIN, "k7", "tap", "2", "1", attack="gone"), *nodes]
     recorded.append(StoredNode(8, PLAIN, "k8", "tap", "1", "0", attack="gone"))
