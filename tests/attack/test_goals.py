@@ -180,3 +180,11 @@ def test_cli_goal_errors_are_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, [*args, "--tag", "No such tag"])
     assert result.exit_code == 2
     assert "no goals tagged 'No such tag'" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("name", [n for n in STRATEGIES.names() if n != "few-shot"])
+def test_every_strategy_pursues_goal_i_mod_len(name: str, sqlite_store: Store) -> None:
+    """Few-shot is covered above (its setup needs scored human attacks in the store)."""
+    goals = ("goal A", "goal B", "goal C")
+    strategy = STRATEGIES.load(name).setup(Options(goals=goals), sqlite_store)
+    assert [strategy.plan(i, 7).goal for i in range(4)] == [*goals, "goal A"]
