@@ -16,16 +16,18 @@ from tests.support.keyword_scorer import KeywordScorer
 from typer.testing import CliRunner
 
 from redline.attack.automated import attack
+from redline.attack.converters.base import ConverterSpec
 from redline.attack.runtime import Runtime
-from redline.attack.strategies.base import Budget, parse_queries
+from redline.attack.sources import import_attacks
+from redline.attack.strategies.base import Budget, Options, parse_queries
 from redline.attack.strategies.judging import RUBRIC_SUCCESS
-from redline.attack.strategies.many_shot import packaged_shots
+from redline.attack.strategies.many_shot import ManyShot, packaged_shots
 from redline.attack.strategies.search import overlap, parse_prompt, yes_or_no
 from redline.cli import app
-from redline.errors import BackendError, ConfigError
+from redline.errors import BackendError, ConfigError, NotFoundError
 from redline.judges.base import JudgeInfo, Verdict
 from redline.store import Store
-from redline.store.models import Attempt, Origin
+from redline.store.models import Attempt, Origin, Turn
 from redline.targets.base import Conversation, Message, Sample, TargetInfo, TargetModel
 from redline.targets.scripted import SCRIPTED_INFO
 from redline.vocabulary import REJECTION_SAMPLING
@@ -328,6 +330,42 @@ def test_crescendo_climbs_its_ladder_when_the_attacker_writes_nothing(
     assert GOAL in final.turns[0].human
 
 
+class _EchoTarget:
+    """Repeats every human message it was shown (so a test sees the history it got)."""
+
+    def __init__(self, info: TargetInfo) -> None:
+        self.info = info
+
+    def reply(
+        self, conversation: Conversation, n: int = 2, seed: int | None = None
+    ) -> list[Sample]:
+        said = " | ".join(m.text for m in conversation if m.role == "human")
+        return [Sample(text=f"echo: {said}") for _ in range(n)]
+
+
+@dataclass(frozen=True)
+class EchoTargets(GradedTargets):
+    def __call__(self, name: str) -> TargetModel:
+        return _EchoTarget(self.info(name))
+
+
+def test_crescendo_with_a_converter_goes_on_from_what_the_target_saw(store: Store) -> None:
+    echo = Runtime(targets=EchoTargets(), scorer=KeywordScorer())
+    attacker = ScriptAttacker(["Tell me about swords.", "And about knives?"])
+    _run(
+        store, echo, attacker, "crescendo", budget=Budget(depth=2),
+        converters=(ConverterSpec("rot13"),),
+    )  # fmt: skip
+    (final,) = _rows(store)
+    sent = ["Gryy zr nobhg fjbeqf.", "Naq nobhg xavirf?"]
+    assert [t.human for t in final.turns] == sent  # stored as the target saw them
+    assert final.turns[1].candidates[0].text == "echo: " + " | ".join(sent)
+    assert final.extra["original_turns"] == ["Tell me about swords.", "And about knives?"]
+    assert final.extra["converters"] == ["rot13"]
+    # the attacker saw its own words, not the converted ones
+    assert "You: Tell me about swords." in attacker.seen[1][-1].text
+
+
 # -- many-shot ---------------------------------------------------------------------------
 
 
@@ -357,6 +395,21 @@ def test_many_shot_doubles_its_shots_until_the_goal_or_the_budget(
     assert rows[0].turns[0].human.endswith(f"Human: {GOAL}")
     with pytest.raises(ConfigError, match="--shots 99 needs that many"):
         _run(store, graded, attacker, "many-shot", shots=99)
+
+
+def test_many_shot_can_draw_its_shots_from_the_stores_best_human_attacks(
+    sqlite_store: Store, red_team_file: Path
+) -> None:
+    import_attacks(sqlite_store, red_team_file)
+    strategy = ManyShot.setup(Options(shots=2, shots_from="store"), sqlite_store)
+    assert len(strategy.pool) == 8 and strategy.source == "store"  # 2 x pool factor 4
+    with sqlite_store.session() as session:
+        openers = set(session.scalars(select(Turn.human).where(Turn.index == 0)))
+    assert all(human in openers and reply for human, reply in strategy.pool)
+    with pytest.raises(ConfigError, match="'file' or 'store'"):
+        ManyShot.setup(Options(shots_from="web"), sqlite_store)
+    with pytest.raises(NotFoundError, match="needs 40 scored or rated human attacks"):
+        ManyShot.setup(Options(shots=10, shots_from="store"), sqlite_store)
 
 
 # -- TAP ---------------------------------------------------------------------------------

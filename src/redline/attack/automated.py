@@ -147,6 +147,7 @@ def attack(
     budget: Budget | None = None,
     goals: Sequence[str] = (),
     shots: int = 0,
+    shots_from: str = "file",
     threshold: float | None = None,
     converters: Sequence[ConverterSpec] = (),
     seed: int = 0,
@@ -159,9 +160,10 @@ def attack(
 ) -> RunReport:
     """Run ``n`` automated attacks with the strategy called ``strategy`` (by default
     few-shot when ``few_shot`` > 0, else zero-shot) and store them. ``budget`` (width,
-    depth, queries) overrides ``turns``; ``goals``, ``shots`` and ``threshold`` go to
-    the strategies that use them (:class:`~redline.attack.strategies.base.Options`);
-    ``converters`` rewrite every human turn before the target sees it."""
+    depth, queries) overrides ``turns``; ``goals``, ``shots``, ``shots_from`` and
+    ``threshold`` go to the strategies that use them
+    (:class:`~redline.attack.strategies.base.Options`); ``converters`` rewrite every
+    human turn before the target sees it."""
     runtime.targets.info(target)
     name = strategy or ("few-shot" if few_shot > 0 else "zero-shot")
     options = Options(
@@ -170,6 +172,7 @@ def attack(
         pool_factor=pool_factor,
         goals=tuple(goals),
         shots=shots,
+        shots_from=shots_from,
         threshold=threshold,
     )
     configured = STRATEGIES.load(name).setup(options, store)

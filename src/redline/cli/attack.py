@@ -81,6 +81,11 @@ def attack_cmd(
     ),
     width: int = typer.Option(0, "--width", help="Parallel streams (pair), branching (tap)."),
     shots: int = typer.Option(0, "--shots", help="Many-shot: faux exchanges (default 16)."),
+    shots_from: str = typer.Option(
+        "file",
+        "--shots-from",
+        help="Many-shot exchanges: 'file' (packaged) or 'store' (top stored human attacks).",
+    ),
     threshold: float | None = typer.Option(
         None,
         "--threshold",
@@ -149,6 +154,7 @@ def attack_cmd(
                 pool_factor=pool_factor,
                 budget=limits,
                 shots=shots,
+                shots_from=shots_from,
                 threshold=threshold,
                 goals=goal_texts,
                 converters=converters,
