@@ -7,6 +7,7 @@ import pandas as pd
 
 from redline.analysis import figures as figs
 from redline.analysis.frame import attack_origins, attempts_frame
+from redline.analysis.interactive import hover_text
 from redline.analysis.sections.attack_map import by_origin
 from redline.attack.persist import write_results
 from redline.attack.results import CandidateResult, ConversationResult, TurnResult
@@ -73,3 +74,21 @@ def test_the_origin_map_is_drawn_only_when_there_is_more_than_one_origin() -> No
     colours = {c.get_label(): c.get_facecolor()[0][:3] for c in fig.axes[0].collections}
     assert np.allclose(colours["human (5)"], [0xBD / 255] * 3)  # people in grey
     assert not np.allclose(colours["pair (3)"], colours["<b>tap</b> (1)"])
+
+
+def test_the_interactive_map_names_each_points_origin_escaped() -> None:
+    row = pd.Series(
+        {
+            "attempt_id": 7,
+            "model_type": "plain lm",
+            "size_label": "1M",
+            "rating": float("nan"),
+            "attack_origin": "<b>pair</b>",
+            "transcript": "Human: hi",
+        }
+    )
+    head = hover_text(row).split("<br>")[0]
+    assert head == "attempt 7 · plain lm 1M · unrated · &lt;b&gt;pair&lt;/b&gt;"
+    rated = row.drop("attack_origin")
+    rated["rating"] = 3.0
+    assert hover_text(rated).split("<br>")[0].endswith("rating 3")

@@ -20,10 +20,13 @@ def hover_text(row: pd.Series) -> str:
     text = str(row["transcript"]).strip()
     if len(text) > HOVER_CHARS:
         text = text[:HOVER_CHARS] + " …"
-    head = (
-        f"attempt {int(row['attempt_id'])} · {row['model_type']} {row['size_label']} · "
-        f"rating {row['rating']:.0f}"
+    rating = row["rating"]
+    head = f"attempt {int(row['attempt_id'])} · {row['model_type']} {row['size_label']} · " + (
+        f"rating {rating:.0f}" if pd.notna(rating) else "unrated"
     )
+    origin = row.get("attack_origin")
+    if isinstance(origin, str) and origin:
+        head += f" · {origin}"  # human, replay or the automated strategy
     return html.escape(head) + "<br>" + html.escape(text).replace("\n", "<br>")
 
 
