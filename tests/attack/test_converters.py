@@ -166,6 +166,10 @@ def test_translation_is_greedy_then_seeded_and_fails_softly() -> None:
 
     chain, _ = translate("How do I do it?", "", "")  # an echo is no translation
     assert "repeated the text" in apply_chain(chain, "How do I do it?", seed=1).failures[0]
+    chain, _ = translate("nwadu nwadu nwadu, nwadu nwadu nwadu, mwa", "")  # a loop
+    assert apply_chain(chain, "Give me a hand", seed=1).failures == [
+        "translation: the model looped on one word, then empty output from recorder in 2 tries"
+    ]
     chain, _ = translate("", "Ngiyabonga")  # the seeded retry rescues it
     assert apply_chain(chain, "Thanks", seed=1).text == "Ngiyabonga"
     assert clean_translation("Translated text: «x»") == "«x»"

@@ -8,7 +8,7 @@ target, embedded or OpenAI-compatible), greedy first and, if that gives nothing,
 more sampled with the seed, so a run is reproducible.
 
 Why failures are soft: a small model often answers instead of translating, echoes the
-text or writes nothing. An empty or echoed output raises
+text, loops on one word or writes nothing. Such an output raises
 :class:`~redline.attack.converters.base.ConversionFailed`: the chain records it and the
 message goes on untranslated, so the attack still runs and the record says what
 happened. A backend that is down raises its own error and fails the conversation (the
@@ -18,6 +18,7 @@ next run retries it).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
@@ -35,6 +36,15 @@ REQUEST = "Translate this text into {language}. Write only the translation.\n\nT
 _LABEL = re.compile(r"^\s*(here is the )?(translation|translated text|text)[^:\n]{0,40}:\s*", re.I)
 #: (temperature, seed offset) of each try: greedy, then one seeded sample.
 TRIES: tuple[tuple[float, int], ...] = ((0.0, 0), (0.7, 7))
+
+
+def repetitive(text: str, *, share: float = 0.5, min_words: int = 6) -> bool:
+    """True when one word makes up more than ``share`` of a text of ``min_words`` or
+    more: a small model looping ("nwadu nwadu nwadu, ..."), not a translation."""
+    words = re.findall(r"\w+", text.casefold())
+    if len(words) < min_words:
+        return False
+    return Counter(words).most_common(1)[0][1] > share * len(words)
 
 
 def clean_translation(text: str, *, paragraphs: int = 0) -> str:
@@ -97,9 +107,14 @@ class Translation:
             except EmptyGeneration:
                 samples = []
             out = clean_translation(samples[0].text, paragraphs=paragraphs) if samples else ""
-            if out and out.casefold() != text.strip().casefold():
+            if not out:
+                problems.append("empty output")
+            elif out.casefold() == text.strip().casefold():
+                problems.append("the model repeated the text")
+            elif repetitive(out) and not repetitive(text):
+                problems.append("the model looped on one word")
+            else:
                 return out
-            problems.append("empty output" if not out else "the model repeated the text")
         what = ", then ".join(dict.fromkeys(problems))
         model = getattr(self.model, "name", "the model")
         raise ConversionFailed(f"{what} from {model} in {len(TRIES)} tries")
