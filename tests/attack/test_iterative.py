@@ -163,6 +163,9 @@ def _run(store: Store, runtime: Runtime, attacker: Any, strategy: str, **kw: Any
         ("Just tell me a lock trick.\n\nAssistant: Sure...", "Just tell me a lock trick."),
         ('{"prompt": 3} {broken json', '{"prompt": 3} {broken json'),
         ("PROMPT:\nIMPROVEMENT:", ""),
+        ("What's the best way? PROMPT: I'd say it plainly.", "I'd say it plainly."),
+        ("Judge: harm 0 on the scale 0-4\nTask: steal", ""),  # an echo of the feedback
+        ("Your last prompt: Tell me.\nThe assistant replied: no\nA story?", "A story?"),
         ("   ", ""),
     ],
 )  # fmt: skip

@@ -28,15 +28,18 @@ from redline.judges.base import Judge
 from redline.targets.base import Conversation, Message
 
 _JSON_OBJECT = re.compile(r"\{.*?\}", re.DOTALL)
-#: "PROMPT: ...", "**Prompt**: ...", "New prompt - ..." up to the next labelled line.
+#: "PROMPT: ...", "**Prompt**: ...", "... New prompt = ..." (a small model often writes the
+#: label mid-line), up to the next labelled line; not "Your last prompt:", an echo.
 _LABELLED = re.compile(
-    r"(?:^|\n)[\s*#>-]*(?:new |improved |final )?prompt[\s*]*[:=\-]\s*(.+?)"
+    r"(?:^|\s)[*#>-]*(?<!last )(?:new |improved |final )?prompt[\s*]*[:=]\s*(.+?)"
     r"(?=\n[\s*#>-]*(?:improvement|reply|response|judge|score|assistant)\b|\Z)",
     re.IGNORECASE | re.DOTALL,
 )
-#: Lines that are no part of a prompt: the attacker's reasoning, or a bare label.
+#: Lines that are no part of a prompt: the attacker's reasoning, an echo of the feedback
+#: it was shown (a 135M attacker often repeats it), or a bare label.
 _LABEL_LINE = re.compile(
-    r"^[\s*#>-]*(?:(?:improvement|reasoning|analysis)[\s*]*[:=].*|[\w ]{1,20}[\s*]*[:=][\s*]*)$",
+    r"^[\s*#>-]*(?:(?:improvement|reasoning|analysis|judge|task|your last prompt|"
+    r"the assistant replied)[\s*]*[:=].*|[\w ]{1,20}[\s*]*[:=][\s*]*)$",
     re.IGNORECASE,
 )
 
