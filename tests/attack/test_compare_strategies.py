@@ -284,3 +284,9 @@ def test_the_report_shows_strategies_by_the_judge_and_escapes_stored_names(
     # The attack map coloured by origin: people beside each strategy.
     assert "By origin: people and each automated strategy" in html
     assert (tmp_path / "r/attack_map_origin.png").exists()
+    assert "needs an independent judge" not in html
+
+    bare = build_report(frame, texts, tmp_path / "bare", n_boot=50, parallel=False)
+    html = bare.path.read_text(encoding="utf-8")
+    assert "Attack success by strategy" not in html
+    assert "needs an independent judge: <code>redline report --judges NAME</code>" in html

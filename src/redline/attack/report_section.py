@@ -68,8 +68,17 @@ class TargetComparisonSection:
         judged = None
         if context.judged is not None:
             judged = judged_section(context.judged, context.figure)
+        automated = bool(len(context.frame)) and bool(
+            (context.frame["origin"] == "automated").any()
+        )
         return SectionContent(
-            values={"comparisons": comparisons, "judged": judged, "strategies": strategies}
+            values={
+                "comparisons": comparisons,
+                "judged": judged,
+                "strategies": strategies,
+                # Without a judge there is no success to count: say how to get the table.
+                "strategies_need_judge": automated and not strategies,
+            }
         )
 
 
