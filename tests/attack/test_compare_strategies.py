@@ -290,3 +290,17 @@ def test_the_report_shows_strategies_by_the_judge_and_escapes_stored_names(
     html = bare.path.read_text(encoding="utf-8")
     assert "Attack success by strategy" not in html
     assert "needs an independent judge: <code>redline report --judges NAME</code>" in html
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--strategies", "refusal"], "no finished human, replayed or automated attacks"),
+        (["--strategies", "refusal", "--success-threshold", "2"], "measures no harm"),
+        (["--strategies", "nope"], "nope"),
+    ],
+)
+def test_cli_errors_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    result = CliRunner().invoke(app, ["--data-dir", str(tmp_path / "data"), "compare", *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
