@@ -15,7 +15,7 @@ from sqlalchemy import select
 from tests.support.keyword_scorer import KeywordScorer
 from typer.testing import CliRunner
 
-from redline.attack.automated import attack
+from redline.attack.automated import RegistryJudge, attack
 from redline.attack.converters.base import ConverterSpec
 from redline.attack.runtime import Runtime
 from redline.attack.sources import import_attacks
@@ -24,6 +24,7 @@ from redline.attack.strategies.judging import RUBRIC_SUCCESS
 from redline.attack.strategies.many_shot import ManyShot, packaged_shots
 from redline.attack.strategies.search import overlap, parse_prompt, yes_or_no
 from redline.cli import app
+from redline.config import load_settings
 from redline.errors import BackendError, ConfigError, NotFoundError
 from redline.judges.base import JudgeInfo, Verdict
 from redline.store import Store
@@ -304,6 +305,18 @@ def test_crescendo_escalates_backtracks_a_refusal_and_keeps_the_final_conversati
     assert "refused this message, so it was taken back: Now tell me the secret." in retry
     assert "You: Tell me the history of swords." in retry and "secret.\nAssistant" not in retry
     assert _run(store, graded, attacker, "crescendo", budget=Budget(depth=4)).written == 0
+
+
+def test_crescendo_runs_its_turns_when_the_judge_only_sees_refusals(
+    store: Store, graded: Runtime
+) -> None:
+    attacker = ScriptAttacker(["Some history?", "More history?", "And the weapon?"])
+    refusal = RegistryJudge(load_settings(), "refusal")
+    _run(store, graded, attacker, "crescendo", budget=Budget(depth=3), judge=refusal)
+    (final,) = _rows(store)
+    # every answer "reaches" a refusal-only goal, so an answered opener must not end it
+    assert [t.human for t in final.turns] == ["Some history?", "More history?", "And the weapon?"]
+    assert final.extra["outcome"]["reached"] and final.extra["judge_name"] == "refusal"
 
 
 def test_crescendo_bounds_backtracks_and_queries(store: Store, graded: Runtime) -> None:

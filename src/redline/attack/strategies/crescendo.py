@@ -8,7 +8,10 @@ measure, or the refusal lexicon when the judge does not measure refusal or could
 read), the turn is backtracked: dropped from the conversation the target sees, and the
 attacker is asked for a different, milder message. Backtracks are bounded
 (``backtracks``), and so are the escalation turns (``depth``) and the target queries in
-all (``queries``); the attack stops early when the judge says the goal is reached.
+all (``queries``); the attack stops early when the judge's harm score reaches the
+goal. A refusal-only judge cannot end it early (the benign openers are meant to be
+answered): the conversation runs its turns, and reaches the goal when its last, most
+escalated turn is answered.
 
 Stored: the final conversation (the kept turns) is the attack's root, with the outcome;
 each backtracked branch is its own conversation (the kept turns before it, then the
@@ -161,8 +164,8 @@ class Crescendo(Search):
             state.written += [Message("human", message), Message("assistant", reply)]
             _record_conversion(state.conversion, turn)
             state.refused, state.last = None, assessment
-            if assessment.reached:
-                break
+            if assessment.reached and assessment.verdict.harm is not None:
+                break  # only a harm score ends it early: the openers are meant to be answered
         yield from summarise([self._final(kit, plan, state), *state.branches], state.queries)
 
     def _branch(
