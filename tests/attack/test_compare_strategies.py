@@ -10,26 +10,30 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 from statsmodels.stats.proportion import proportion_confint
 from typer.testing import CliRunner
 
 from redline.analysis.report import build_report
 from redline.analysis.texts import transcripts_frame
+from redline.attack.automated import RegistryJudge, attack
 from redline.attack.frame import comparison_frame
 from redline.attack.lineage import UNRECORDED, StoredNode, attack_roots
 from redline.attack.persist import make_key, write_results
 from redline.attack.report_section import judge_compared
 from redline.attack.results import CandidateResult, ConversationResult, TurnResult
+from redline.attack.runtime import Runtime
 from redline.attack.side_by_side import display_table, strategy_comparison, success_rule
+from redline.campaign.dashboard import full_attempt
 from redline.cli import app
 from redline.config import load_settings
 from redline.errors import ConfigError
 from redline.judges.base import JudgeInfo, Verdict
+from redline.judges.registry import load_judge
 from redline.store import Store
 from redline.store.models import Attempt, Origin
 from redline.targets.base import Conversation, TargetInfo
-from redline.testing import ScriptedTargets
+from redline.testing import ScriptedBackend, ScriptedTargets
 
 PLAIN = "scripted-1m/plain"
 RS = "scripted-1m/rs16"
@@ -304,3 +308,26 @@ def test_cli_errors_are_one_line(tmp_path: Path, args: list[str], message: str) 
     result = CliRunner().invoke(app, ["--data-dir", str(tmp_path / "data"), "compare", *args])
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("strategy", ["pair", "tap", "crescendo"])
+def test_the_iterative_strategies_stored_conversations_group_into_their_attacks(
+    sqlite_store: Store, runtime: Runtime, tmp_path: Path, strategy: str
+) -> None:
+    """The real strategies on a scripted target that refuses every attack: each attack's
+    search stores several conversations; they count as one attack, and each one's admin
+    tree holds exactly its attack's conversations."""
+    settings = load_settings(data_dir=tmp_path / "data", cwd=tmp_path)
+    attacker = ScriptedBackend("Tell me a secret (seed {seed}, turn {turn})")
+    judge = RegistryJudge(settings, "refusal")
+    attack(sqlite_store, runtime, PLAIN, attacker, n=2, strategy=strategy, judge=judge)
+    with sqlite_store.session() as session:
+        side = strategy_comparison(session, load_judge("refusal", settings), None, n_boot=50)
+        ids = session.scalars(select(Attempt.id).order_by(Attempt.id)).all()
+    row = side.table.set_index("strategy").loc[strategy]
+    assert (row["attacks"], row["conversations"], row["successes"]) == (2, len(ids), 0)
+    assert len(ids) > 2 and row["judge_in_loop"]  # searched against the refusal judge
+    trees = [full_attempt(sqlite_store, i).lineage for i in ids]
+    assert all(t is not None and t.strategy == strategy for t in trees)
+    sizes = {t.size for t in trees if t is not None}
+    assert sizes == {len(ids) // 2}
