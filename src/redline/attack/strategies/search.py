@@ -98,55 +98,13 @@ def yes_or_no(answer: str) -> bool | None:
     return None if match is None else match.group(1).lower() == "yes"
 
 
+#: Words of 3+ letters that say nothing about what a goal is about.
 _STOPWORDS = frozenset(
-    {
-        "a",
-        "an",
-        "the",
-        "and",
-        "or",
-        "of",
-        "to",
-        "in",
-        "on",
-        "for",
-        "with",
-        "from",
-        "by",
-        "about",
-        "how",
-        "what",
-        "why",
-        "who",
-        "get",
-        "make",
-        "someone",
-        "something",
-        "assistant",
-        "help",
-        "tell",
-        "me",
-        "my",
-        "your",
-        "you",
-        "it",
-        "is",
-        "are",
-        "be",
-        "that",
-        "this",
-        "into",
-        "way",
-        "ways",
-        "some",
-        "any",
-        "can",
-        "could",
-        "would",
-        "should",
-        "do",
-        "does",
-    }
+    re.findall(
+        r"\w+",
+        "the and for with from about how what why who get make someone something assistant "
+        "help tell your you are that this into way ways some any can could would should does",
+    )
 )
 
 
