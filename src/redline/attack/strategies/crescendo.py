@@ -103,10 +103,7 @@ class Crescendo(Search):
 
     @property
     def recipe(self) -> tuple[Any, ...]:
-        return (*self.search_recipe(self.name), self.backtracks)
-
-    def plan(self, index: int, seed: int) -> Plan:
-        return self.plan_goal(self.name, index, seed)
+        return (*super().recipe, self.backtracks)
 
     def _next_message(self, kit: Kit, plan: Plan, state: _State, seed: int) -> tuple[str, bool]:
         """The attacker's next message, or the ladder's rung for this turn when the

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from redline.attack.goals import goal_for, goals_digest
 from redline.attack.results import ConversationResult
@@ -26,13 +26,16 @@ from redline.store.models import Attempt, Turn
 if TYPE_CHECKING:
     from redline.store import Store
 
+#: Any select over ``Turn``: the openers (few-shot) or openers with replies (many-shot).
+S = TypeVar("S", bound=Select)
 
-def successful_attacks(store: Store, k: int) -> list[str]:
-    """Openers of the ``k`` most successful stored human attacks: lowest
-    min-harmlessness first, then highest self-rating (for unscored attempts)."""
-    query = (
-        select(Turn.human)
-        .join(Attempt, Attempt.id == Turn.attempt_id)
+
+def most_successful_openers(query: S, k: int) -> S:
+    """``query`` (over ``Turn``) narrowed to the first turns of scored or rated human
+    attacks, the most successful first: lowest min-harmlessness, then highest
+    self-rating (for unscored attempts); ``3 k`` rows, so ``k`` remain after duplicates."""
+    return (
+        query.join(Attempt, Attempt.id == Turn.attempt_id)
         .where(Attempt.origin.in_(list(HUMAN_ORIGINS)), Turn.index == 0, Turn.human.is_not(None))
         .where((Attempt.min_harmlessness.is_not(None)) | (Attempt.rating.is_not(None)))
         .order_by(
@@ -43,6 +46,12 @@ def successful_attacks(store: Store, k: int) -> list[str]:
         )
         .limit(k * 3)
     )
+
+
+def successful_attacks(store: Store, k: int) -> list[str]:
+    """Openers of the ``k`` most successful stored human attacks
+    (:func:`most_successful_openers`)."""
+    query = most_successful_openers(select(Turn.human), k)
     with store.session() as session:
         openers = [h.strip() for h in session.scalars(query) if h and h.strip()]
     unique = list(dict.fromkeys(openers))[:k]

@@ -25,8 +25,8 @@ from sqlalchemy import select
 
 from redline.attack.attacker import clean_attack
 from redline.attack.results import ConversationResult
-from redline.attack.sources import HUMAN_ORIGINS
 from redline.attack.strategies.base import Kit, Lineage, Options, Plan, seeded_rng
+from redline.attack.strategies.few_shot import most_successful_openers
 from redline.attack.strategies.search import (
     Search,
     annotate,
@@ -37,7 +37,7 @@ from redline.attack.strategies.search import (
     summarise,
 )
 from redline.errors import BackendError, ConfigError, NotFoundError
-from redline.store.models import Attempt, Candidate, Turn
+from redline.store.models import Candidate, Turn
 from redline.targets.base import Message
 
 if TYPE_CHECKING:
@@ -60,19 +60,11 @@ def packaged_shots() -> tuple[tuple[str, str], ...]:
 def store_shots(store: Store, k: int) -> tuple[tuple[str, str], ...]:
     """The ``k`` most successful stored human attacks as exchanges: the opener and the
     reply that continued it (lowest min-harmlessness first, then highest rating)."""
-    query = (
+    query = most_successful_openers(
         select(Turn.human, Candidate.text)
-        .join(Attempt, Attempt.id == Turn.attempt_id)
         .join(Candidate, Candidate.turn_id == Turn.id)
-        .where(Attempt.origin.in_(list(HUMAN_ORIGINS)), Turn.index == 0, Candidate.picked)
-        .where((Attempt.min_harmlessness.is_not(None)) | (Attempt.rating.is_not(None)))
-        .order_by(
-            Attempt.min_harmlessness.is_(None),
-            Attempt.min_harmlessness,
-            Attempt.rating.desc(),
-            Attempt.id,
-        )
-        .limit(k * 3)
+        .where(Candidate.picked),
+        k,
     )
     with store.session() as session:
         pairs = [(h.strip(), a.strip()) for h, a in session.execute(query) if h and a]
@@ -129,10 +121,7 @@ class ManyShot(Search):
     def recipe(self) -> tuple[Any, ...]:
         # not the pool itself: like few-shot's examples, the store's best attacks change
         # as people attack, and a rerun must still find the attacks it ran
-        return (*self.search_recipe(self.name), self.shots, self.source)
-
-    def plan(self, index: int, seed: int) -> Plan:
-        return self.plan_goal(self.name, index, seed)
+        return (*super().recipe, self.shots, self.source)
 
     def _question(self, kit: Kit, goal: str, seed: int) -> tuple[str, bool]:
         rewrite = load_prompts("many_shot")["rewrite"].format(goal=goal)

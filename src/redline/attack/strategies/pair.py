@@ -86,13 +86,6 @@ class Pair(Search):
     def setup(cls, options: Options, store: Store) -> Pair:
         return cls(**Search.settings(options, depth=3, width=2))
 
-    @property
-    def recipe(self) -> tuple[Any, ...]:
-        return self.search_recipe(self.name)
-
-    def plan(self, index: int, seed: int) -> Plan:
-        return self.plan_goal(self.name, index, seed)
-
     def run(self, plan: Plan, kit: Kit) -> Iterator[ConversationResult]:
         prompts = load_prompts("pair")
         judge = self.judge_of(kit)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, ClassVar
 
 from redline.attack.attacker import clean_attack
 from redline.attack.conversation import NextHuman
@@ -180,12 +180,17 @@ class Search:
             "threshold": options.threshold,
         }
 
-    def search_recipe(self, name: str) -> tuple[Any, ...]:
-        goals = goals_digest(self.goals)
-        return (name, self.depth, self.width, self.queries, self.threshold, goals)
+    #: The strategy's registered name (set by each strategy).
+    name: ClassVar[str]
 
-    def plan_goal(self, name: str, index: int, seed: int) -> Plan:
-        rng = seeded_rng(seed, name, index)
+    @property
+    def recipe(self) -> tuple[Any, ...]:
+        """Name, shape, budget, threshold and goals: what makes two runs the same work."""
+        goals = goals_digest(self.goals)
+        return (self.name, self.depth, self.width, self.queries, self.threshold, goals)
+
+    def plan(self, index: int, seed: int) -> Plan:
+        rng = seeded_rng(seed, self.name, index)
         return Plan(index, rng.randrange(2**31), goal=goal_for(self.goals, index))
 
     def judge_of(self, kit: Kit) -> Judge:

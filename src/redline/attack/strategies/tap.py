@@ -21,7 +21,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from redline.attack.results import ConversationResult
 from redline.attack.strategies.base import Kit, Lineage, Options, Plan
@@ -95,13 +95,6 @@ class Tap(Search):
         if not options.budget.queries:  # every leaf's branches, at every level
             settings["queries"] = settings["depth"] * settings["width"] ** 2
         return cls(**settings)
-
-    @property
-    def recipe(self) -> tuple[Any, ...]:
-        return self.search_recipe(self.name)
-
-    def plan(self, index: int, seed: int) -> Plan:
-        return self.plan_goal(self.name, index, seed)
 
     def _branch(
         self, kit: Kit, plan: Plan, leaves: list[_Node | None]
