@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from tests.support.llama_server import llama_server as serve_smollm2
 
 from redline.errors import (
     BackendError,
@@ -288,50 +285,10 @@ def test_base_models_get_a_transcript_with_stop_sequences(
 # -- the real thing: llama-cpp-python's OpenAI-compatible server ---------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from redline.config import load_settings
-    from redline.targets.catalogue import resolve_model
-
-    data_dir = tmp_path_factory.mktemp("data")
-    gguf = resolve_model("smollm2-135m", load_settings(data_dir=data_dir)).path
-    port = _free_port()
-    log = Path(tmp_path_factory.mktemp("server")) / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "redline.targets.backends.llama_server", "--model", str(gguf),
-             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
-             "--n_threads", "2", "--model_alias", "smollm2"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited: {log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"llama_cpp.server did not start in 90s: {log.read_text()[-2000:]}")
-            time.sleep(0.3)
+    with serve_smollm2(tmp_path_factory.mktemp("server")) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.mark.slow
