@@ -33,7 +33,7 @@ def test_named_judges_judge_the_replays_and_the_report_shows_them(
 
     judged = judge_compared(frame, ["refusal"], settings, sqlite_store, n_boot=50, seed=0)
     assert judged is not None
-    assert sorted(judged.harm["target"]) == sorted(TARGETS)  # replays only, not the imported sources
+    assert sorted(judged.harm["target"]) == sorted(TARGETS)  # replays only
     assert set(judged.harm["judge"]) == {"refusal"}
 
     result = build_report(frame, texts, tmp_path / "r", n_boot=50, parallel=False, judged=judged)
