@@ -138,6 +138,26 @@ class Registry(Generic[T]):
         return {name: self.load(name) for name in self.names()}
 
 
+def check_declared(
+    noun: str,
+    name: str,
+    obj: Any,
+    attributes: Mapping[str, type | tuple[type, ...]],
+    methods: tuple[str, ...] = (),
+    name_attribute: str = "name",
+) -> None:
+    """The contract every kind shares: the metadata ``attributes`` declared with their
+    types, the registered name declared in ``name_attribute``, and ``methods`` callable.
+    Raises :class:`ConfigError` naming the plugin and what is wrong."""
+    require_attributes(noun, name, obj, {name_attribute: str, **attributes})
+    declared = getattr(obj, name_attribute)
+    if declared != name:
+        raise ConfigError(f"{noun} plugin {name!r} declares {name_attribute} {declared!r}")
+    for method in methods:
+        if not callable(getattr(obj, method, None)):
+            raise ConfigError(f"{noun} plugin {name!r} has no {method}()")
+
+
 def require_attributes(
     kind: str, name: str, obj: Any, attributes: Mapping[str, type | tuple[type, ...]]
 ) -> None:

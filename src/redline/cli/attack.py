@@ -20,7 +20,7 @@ from redline.cli.replay import (
     converter_specs,
     make_runtime,
     print_report,
-    progress_bar,
+    running,
 )
 
 
@@ -131,7 +131,6 @@ def attack_cmd(
     """
     from redline.attack.attacker import RegistryAttacker
     from redline.attack.automated import RegistryJudge, attack
-    from redline.attack.executors import make_executor
     from redline.attack.strategies.base import Budget, parse_queries
 
     st = state(ctx)
@@ -140,33 +139,27 @@ def attack_cmd(
     converters = converter_specs(st.settings, converter, attacker)
     runtime = make_runtime(st.settings, pm=pm, max_tokens=max_tokens, candidates=candidates)
     attacker_recipe = RegistryAttacker(st.settings, attacker)
-    executor = make_executor(workers=workers, ray_address=ray, concurrency=concurrency)
-    try:
-        with progress_bar("attacking") as (on_start, advance):
-            report = attack(
-                st.store,
-                runtime,
-                target,
-                attacker_recipe,
-                n=n,
-                strategy=strategy,
-                few_shot=few_shot,
-                pool_factor=pool_factor,
-                budget=limits,
-                shots=shots,
-                shots_from=shots_from,
-                threshold=threshold,
-                goals=goal_texts,
-                converters=converters,
-                seed=seed,
-                max_tokens=attack_tokens,
-                judge=RegistryJudge(st.settings, judge) if judge else None,
-                executor=executor,
-                batch_size=batch_size,
-                progress=advance,
-                on_start=on_start,
-            )
-    finally:
-        executor.close()
+    with running("attacking", workers=workers, ray=ray, concurrency=concurrency) as hooks:
+        report = attack(
+            st.store,
+            runtime,
+            target,
+            attacker_recipe,
+            n=n,
+            strategy=strategy,
+            few_shot=few_shot,
+            pool_factor=pool_factor,
+            budget=limits,
+            shots=shots,
+            shots_from=shots_from,
+            threshold=threshold,
+            goals=goal_texts,
+            converters=converters,
+            seed=seed,
+            max_tokens=attack_tokens,
+            judge=RegistryJudge(st.settings, judge) if judge else None,
+            batch_size=batch_size,
+            **hooks,
+        )
     mode = strategy or (f"{few_shot}-shot" if few_shot else "zero-shot")
     print_report(report, f"{n} {mode} attacks by {attacker} on {target}")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 import typer
 
@@ -15,6 +15,7 @@ from redline.errors import ConfigError
 
 if TYPE_CHECKING:
     from redline.attack.converters.base import ConverterSpec
+    from redline.attack.executors import Executor
     from redline.attack.resumable import RunReport
     from redline.attack.runtime import Runtime
     from redline.config import Settings
@@ -99,15 +100,31 @@ def make_runtime(
     )
 
 
+class RunHooks(TypedDict):
+    """What a long run (replay, attack, study) takes from the command line."""
+
+    executor: Executor
+    progress: Callable[[int], None]
+    on_start: Callable[[int], None]
+
+
 @contextmanager
-def progress_bar(label: str) -> Iterator[tuple[Any, Any]]:
-    """A Rich bar on stderr; yields (on_start(total), advance(n)) callbacks."""
-    with progress() as bar:
-        task = bar.add_task(label, total=None)
-        yield (
-            lambda total: bar.update(task, total=total),
-            lambda n: bar.advance(task, n),
-        )
+def running(label: str, *, workers: int, ray: str | None, concurrency: int) -> Iterator[RunHooks]:
+    """Where the run's batches execute (this process, a process pool or Ray) and a Rich
+    bar on stderr; the executor is closed however the run ends."""
+    from redline.attack.executors import make_executor
+
+    executor = make_executor(workers=workers, ray_address=ray, concurrency=concurrency)
+    try:
+        with progress() as bar:
+            task = bar.add_task(label, total=None)
+            yield RunHooks(
+                executor=executor,
+                progress=lambda n: bar.advance(task, n),
+                on_start=lambda total: bar.update(task, total=total),
+            )
+    finally:
+        executor.close()
 
 
 def print_report(report: RunReport, what: str) -> None:
@@ -162,7 +179,6 @@ def replay_cmd(
     --targets smollm2-135m/plain,smollm2-135m/rs16 --limit 20 --turns first
     --converter base64,roleplay
     """
-    from redline.attack.executors import make_executor
     from redline.attack.replay import replay
     from redline.attack.sources import attacks_from_store, import_attacks, parse_origins
 
@@ -180,23 +196,17 @@ def replay_cmd(
         )
     else:
         attacks = import_attacks(st.store, Path(source), limit=limit, sample_seed=sample_seed)
-    executor = make_executor(workers=workers, ray_address=ray, concurrency=concurrency)
-    try:
-        with progress_bar("replaying") as (on_start, advance):
-            report = replay(
-                st.store,
-                runtime,
-                attacks,
-                names,
-                turns=turns,
-                variant=variant,
-                seed=seed,
-                converters=converters,
-                executor=executor,
-                batch_size=batch_size,
-                progress=advance,
-                on_start=on_start,
-            )
-    finally:
-        executor.close()
+    with running("replaying", workers=workers, ray=ray, concurrency=concurrency) as hooks:
+        report = replay(
+            st.store,
+            runtime,
+            attacks,
+            names,
+            turns=turns,
+            variant=variant,
+            seed=seed,
+            converters=converters,
+            batch_size=batch_size,
+            **hooks,
+        )
     print_report(report, f"replayed {len(attacks)} attacks x {len(names)} targets")

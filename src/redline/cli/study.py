@@ -16,7 +16,7 @@ from redline.cli.replay import (
     RAY,
     make_runtime,
     print_report,
-    progress_bar,
+    running,
     split_targets,
 )
 from redline.data import harmless_base_pairs
@@ -90,7 +90,6 @@ def study_cmd(
 
     Example: redline study --limit 100 --max-tokens 48
     """
-    from redline.attack.executors import make_executor
     from redline.attack.study import StudyConfig, default_grid, run_study
     from redline.cli.compare import print_comparison, print_judged, split_names
     from redline.errors import ConfigError
@@ -124,25 +123,19 @@ def study_cmd(
         # One single-core worker per CPU: on a shared machine this is several times faster
         # than one llama.cpp process whose threads wait on each other.
         workers = cpu_count() if cpu_count() > 1 and ray is None else 0
-    executor = make_executor(workers=workers, ray_address=ray, concurrency=concurrency)
-    try:
-        with progress_bar("study") as (on_start, advance):
-            result = run_study(
-                st.store,
-                runtime,
-                config,
-                folder,
-                executor=executor,
-                batch_size=batch_size,
-                progress=advance,
-                on_start=on_start,
-                judges=built,
-                detector=detector,
-                data_dir=st.settings.data_dir,
-                log=console.print,
-            )
-    finally:
-        executor.close()
+    with running("study", workers=workers, ray=ray, concurrency=concurrency) as hooks:
+        result = run_study(
+            st.store,
+            runtime,
+            config,
+            folder,
+            batch_size=batch_size,
+            judges=built,
+            detector=detector,
+            data_dir=st.settings.data_dir,
+            log=console.print,
+            **hooks,
+        )
     print_report(result.run, "replays")
     print_comparison(result.comparison)
     if result.judged is not None:

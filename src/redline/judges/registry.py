@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from redline.errors import ConfigError, NotFoundError
 from redline.judges.base import MEASURES, Judge, Measure
-from redline.plugins import Registry, require_attributes
+from redline.plugins import Registry, check_declared
 
 #: The open-ended family of LLM judges over any registry target.
 LLM_PREFIX = "llm:"
@@ -55,13 +55,9 @@ BUILTINS = {
 def validate(name: str, obj: Any) -> JudgePlugin:
     """A judge declares its name (the registered one), a description and what it
     measures (harm, refusal, category), and builds itself."""
-    require_attributes("judge", name, obj, {"name": str, "description": str, "measures": tuple})
-    if obj.name != name:
-        raise ConfigError(f"judge plugin {name!r} declares name {obj.name!r}")
+    check_declared("judge", name, obj, {"description": str, "measures": tuple}, ("build",))
     if not obj.measures or not set(obj.measures) <= set(MEASURES):
         raise ConfigError(f"judge plugin {name!r} measures {obj.measures!r}, not of {MEASURES}")
-    if not callable(getattr(obj, "build", None)):
-        raise ConfigError(f"judge plugin {name!r} has no build()")
     plugin: JudgePlugin = obj
     return plugin
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from redline.errors import ConfigError
-from redline.plugins import Registry, require_attributes
+from redline.plugins import Registry, check_declared
 
 if TYPE_CHECKING:
     from redline.attack.converters.base import Converter
@@ -33,21 +33,17 @@ def validate(name: str, obj: Any) -> type[Converter]:
     """A converter class declares its name (the registered one), a description, whether
     it needs a model, its options (string names to string defaults), and builds and
     converts."""
-    require_attributes(
+    check_declared(
         "converter",
         name,
         obj,
-        {"name": str, "description": str, "needs_model": bool, "options": Mapping},
+        {"description": str, "needs_model": bool, "options": Mapping},
+        ("build", "convert"),
     )
-    if obj.name != name:
-        raise ConfigError(f"converter plugin {name!r} declares name {obj.name!r}")
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in obj.options.items()):
         raise ConfigError(f"converter plugin {name!r}: options must map names to defaults")
     if "model" in obj.options:
         raise ConfigError(f"converter plugin {name!r}: 'model' is set by needs_model")
-    for method in ("build", "convert"):
-        if not callable(getattr(obj, method, None)):
-            raise ConfigError(f"converter plugin {name!r} has no {method}()")
     converter: type[Converter] = obj
     return converter
 

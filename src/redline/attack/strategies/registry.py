@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from redline.errors import ConfigError
-from redline.plugins import Registry, require_attributes
+from redline.plugins import Registry, check_declared
 
 if TYPE_CHECKING:
     from redline.attack.strategies.base import Strategy
@@ -32,14 +31,13 @@ BUILTINS = {
 def validate(name: str, obj: Any) -> type[Strategy]:
     """A strategy class declares its name (the registered one), a description, whether
     it needs a judge, and the three steps of the protocol."""
-    require_attributes(
-        "attack strategy", name, obj, {"name": str, "description": str, "needs_judge": bool}
+    check_declared(
+        "attack strategy",
+        name,
+        obj,
+        {"description": str, "needs_judge": bool},
+        ("setup", "plan", "run"),
     )
-    if obj.name != name:
-        raise ConfigError(f"attack strategy plugin {name!r} declares name {obj.name!r}")
-    for method in ("setup", "plan", "run"):
-        if not callable(getattr(obj, method, None)):
-            raise ConfigError(f"attack strategy plugin {name!r} has no {method}()")
     strategy: type[Strategy] = obj
     return strategy
 

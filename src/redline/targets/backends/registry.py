@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from redline.errors import ConfigError
-from redline.plugins import Registry, require_attributes
+from redline.plugins import Registry, check_declared
 from redline.targets.backends.base import BackendPlugin, Option
 
 #: The backend of a table that names none and gives no field only another one reads.
@@ -22,9 +22,7 @@ DEFAULT_BACKEND = "llamacpp"
 def _validate(name: str, obj: Any) -> type[BackendPlugin]:
     if not (isinstance(obj, type) and issubclass(obj, BackendPlugin)):
         raise ConfigError(f"backend plugin {name!r} ({obj!r}) is not a BackendPlugin subclass")
-    require_attributes("backend", name, obj, {"plugin_name": str, "options": Mapping})
-    if obj.plugin_name != name:
-        raise ConfigError(f"backend plugin {name!r} declares plugin_name {obj.plugin_name!r}")
+    check_declared("backend", name, obj, {"options": Mapping}, name_attribute="plugin_name")
     for key, option in obj.options.items():
         if not isinstance(key, str) or not isinstance(option, Option):
             raise ConfigError(f"backend plugin {name!r}: options must map names to Option")
