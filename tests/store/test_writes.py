@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -121,3 +123,31 @@ def test_platform_turns_come_one_at_a_time_and_once_per_key(store: Store) -> Non
         add_turn(session, attempt_id, 1, TurnRow("hi", [CandidateRow("b")], "k1"))
     with store.session() as session:
         assert session.scalar(select(func.count()).select_from(Turn)) == 1
+
+
+def test_work_that_is_not_committed_leaves_nothing_even_after_a_savepoint(store: Store) -> None:
+    """A savepoint (ensure_target's race guard) must nest in the caller's transaction: on
+    SQLite, a SAVEPOINT issued before any other write opened a transaction of its own and
+    its RELEASE committed the row, so a dry-run import wrote a target."""
+    with store.session() as session:  # closed without commit: everything rolls back
+        ensure_target(session, ROW)
+        get_or_create_person(session, "attacker", Role.REDTEAMER, "automated", member_number=-5)
+    with store.session() as session:
+        assert session.scalar(select(func.count()).select_from(Target)) == 0
+        assert session.scalar(select(func.count()).select_from(Person)) == 0
+
+
+def test_a_dry_run_import_of_new_targets_writes_nothing(db_url: str, tmp_path: Path) -> None:
+    from tests.row_counts import row_counts
+    from typer.testing import CliRunner
+
+    from redline.cli import app
+
+    sample = Path(__file__).parents[1] / "data" / "red_team_attempts.sample.jsonl"
+    path = tmp_path / "one.jsonl"
+    path.write_text(sample.read_text().splitlines()[0] + "\n")
+    before = row_counts(db_url)
+    result = CliRunner().invoke(app, ["--db-url", db_url, "import", "--dry-run", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "would add 1" in result.output
+    assert row_counts(db_url) == before

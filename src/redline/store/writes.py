@@ -16,7 +16,7 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Table, func, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from redline.errors import StoreError
 from redline.store.models import Attempt, Candidate, Person, Role, Target, Turn, utcnow
@@ -27,6 +27,22 @@ _BATCH = 2000  # conversations per bulk INSERT round
 
 Progress = Callable[[int, int], None]  # (conversations written so far, conversations)
 _Item = TypeVar("_Item")
+
+
+def savepoint(session: Session) -> SessionTransaction:
+    """A SAVEPOINT inside the caller's transaction (``with savepoint(session): ...``).
+
+    Why not ``session.begin_nested()`` alone: Python's sqlite3 opens a transaction only
+    before a data-changing statement, so a SAVEPOINT issued first opens one of its own and
+    its RELEASE commits it. A dry-run import, which commits nothing, then wrote a target
+    row. On SQLite the transaction is begun first, so the savepoint nests and a rollback
+    still undoes everything.
+    """
+    conn = session.connection()
+    raw = conn.connection.dbapi_connection
+    if conn.dialect.name == "sqlite" and raw is not None and not raw.in_transaction:
+        conn.exec_driver_sql("BEGIN")
+    return session.begin_nested()
 
 
 def chunks(items: Sequence[_Item], size: int = _CHUNK) -> Iterable[Sequence[_Item]]:
@@ -62,7 +78,7 @@ def create_person(session: Session, handle: str, role: Role, pool: str) -> Perso
             member_number=next_member_number(session), handle=handle, role=role, pool=pool
         )
         try:
-            with session.begin_nested():
+            with savepoint(session):
                 session.add(person)
                 session.flush()
         except IntegrityError:
@@ -90,7 +106,7 @@ def get_or_create_person(
         return create_person(session, handle, role, pool)
     person = Person(member_number=member_number, handle=handle, role=role, pool=pool)
     try:
-        with session.begin_nested():
+        with savepoint(session):
             session.add(person)
             session.flush()
     except IntegrityError:
@@ -211,7 +227,7 @@ def ensure_target(session: Session, row: TargetRow) -> Target:
         config=row.config,
     )
     try:
-        with session.begin_nested():
+        with savepoint(session):
             session.add(target)
             session.flush()
     except IntegrityError:
