@@ -423,8 +423,9 @@ def bench(db: str, db_url: str, args: argparse.Namespace) -> None:
                      "turn_cycle_client_ms", "poll_app_ms", "page_app_ms"):  # fmt: skip
             values: list[float] = getattr(results, name)
             base_name = name.removesuffix("_ms")
-            emit(f"{base_name}_p50", percentile(values, 50), "ms")
-            emit(f"{base_name}_p99", percentile(values, 99), "ms")
+            emit(f"{base_name}_p50", percentile(values, 50), "ms", n=len(values))
+            emit(f"{base_name}_p99", percentile(values, 99), "ms", n=len(values))
+            emit(f"{base_name}_max", max(values, default=float("nan")), "ms", n=len(values))
         emit("model_ms_mean", statistics.fmean(results.turn_post_model_ms or [0.0]), "ms")
         emit("throughput", len(results.turn_post_app_ms) / elapsed, "turns/s")
     emit("turns_completed", len(results.shown), "turns")

@@ -27,7 +27,14 @@ from redline.campaign.timing import model_seconds
 from redline.config import Settings
 from redline.errors import RedlineError
 from redline.platform.security import load_or_create_secret
-from redline.platform.web import HERE, Platform, check_csrf, reject_unstorable_text, render
+from redline.platform.web import (
+    HERE,
+    Platform,
+    check_csrf,
+    compile_templates,
+    reject_unstorable_text,
+    render,
+)
 from redline.store import Store
 from redline.targets.base import TargetInfo
 
@@ -117,6 +124,7 @@ def create_app(
     redline.toml, else every available target); ``targets`` gives their identities
     directly (tests with scripted targets).
     """
+    compile_templates()
     resolve = resolve_target or worker_resolver(settings)
     infos = list(targets) if targets is not None else target_infos(settings, resolve, target_names)
     config = campaign_config(settings, infos, target_names)

@@ -52,14 +52,26 @@ def user_text(value: object) -> Markup:
     return Markup(f"<bdi>{marked}</bdi>")
 
 
+#: The pages are package files that change only with a new install: no stat() of the
+#: template file on every render (``auto_reload``), and every page compiled once when the
+#: app is created (:func:`compile_templates`), not in the first person's request.
 templates = jinja2.Environment(
     loader=jinja2.FileSystemLoader(HERE / "templates"),
     autoescape=True,
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    auto_reload=False,
 )
 templates.filters["usertext"] = user_text
+
+
+def compile_templates() -> int:
+    """Compile every page into the environment's cache; returns how many there are."""
+    names = templates.list_templates(extensions=["html"])
+    for name in names:
+        templates.get_template(name)
+    return len(names)
 
 
 @dataclass
