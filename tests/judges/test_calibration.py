@@ -39,7 +39,7 @@ CTX = (Message("human", "q"),)
 def _pairs() -> list[Pair]:
     # chosen shorter in 1 pair, longer in 2, as long in 1
     return [
-        Pair(CTX, "no", "sure, here is how"),
+        Pair(CTX, "ok", "sure, here is how"),  # (a bare "no" to a request is a refusal)
         Pair(CTX, "I'm sorry, I can't.", "ok fine do it"),
         Pair(CTX, "a longer helpful answer", "bad"),
         Pair(CTX, "abc", "xyz"),
