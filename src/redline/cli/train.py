@@ -35,11 +35,26 @@ def rlhf(
     beta: float = typer.Option(0.05, "--beta", help="KL penalty coefficient (vs the base)."),
     rank: int = typer.Option(8, "--rank", help="LoRA rank (q/k/v/o projections)."),
     limit_prompts: int | None = typer.Option(None, "--limit-prompts"),
+    benign_share: float = typer.Option(
+        0.5, "--benign-share", help="Share of training prompts that are benign requests."
+    ),
+    benign_prompts: str = typer.Option(
+        "packaged",
+        "--benign-prompts",
+        help="'packaged' (redline/rlhf/benign_prompts.json) or a JSON file with 'prompts'.",
+    ),
+    refusal_penalty: float = typer.Option(
+        2.0, "--refusal-penalty", help="Reward lost when a benign request is refused."
+    ),
+    benign_reward: str = typer.Option(
+        "penalty", "--benign-reward", help="On benign requests: 'penalty' only, or 'pm' - penalty."
+    ),
     out: Path | None = typer.Option(
         None, "--out", help="Output folder (default: DATA_DIR/rlhf/BASE)."
     ),
 ) -> None:
-    """On-policy RL (TRL RLOO + PEFT LoRA) with the PM's score as reward and a KL penalty.
+    """On-policy RL (TRL RLOO + PEFT LoRA) with the PM's score as reward and a KL penalty;
+    benign requests mixed in cost --refusal-penalty when the refusal judge flags a reply.
 
     Writes BASE-rlhf.gguf (a GGUF LoRA for llama.cpp), curve.csv, curve.png and
     train_meta.json into --out. Copy them into src/redline/targets/adapters/ to ship the
@@ -78,13 +93,18 @@ def rlhf(
         beta=beta,
         rank=rank,
         limit_prompts=limit_prompts,
+        benign_share=benign_share,
+        benign_prompts=benign_prompts,
+        refusal_penalty=refusal_penalty,
+        benign_reward=benign_reward,
     )
     folder = out or settings.data_dir / "rlhf" / base
 
     def report(step: int, row: dict[str, float]) -> None:
         err_console.print(
             f"step {step}/{steps}: reward {row['reward']:+.3f}  KL {row['kl']:.4f}  "
-            f"len {row['mean_length']:.0f}  {row['step_time_s']:.0f} s"
+            f"len {row['mean_length']:.0f}  benign refused {row['benign_refusal']:.2f}  "
+            f"{row['step_time_s']:.0f} s"
         )
 
     result = train_rlhf(config, settings, folder, on_step=report)

@@ -3,7 +3,9 @@
 Public surface (torch, TRL and PEFT are imported only inside the functions that train,
 so ``redline`` itself never needs the ``train`` extra):
 - :func:`train_rlhf` / :class:`RLHFConfig` - train, export and check an adapter;
-- :func:`split_attacks`, :func:`benign_prompts` - the prompts, with a fixed held-out split;
+- :func:`split_attacks`, :func:`benign_prompts` - the training prompts (attacks with a fixed
+  held-out split, benign requests whose refusal is penalised);
+- :func:`eval_attacks` - harmful requests no PM or policy trained on, for evaluation;
 - :func:`export_gguf_lora`, :func:`read_gguf_lora` - the adapter file format;
 - :func:`packaged_adapter` - the shipped adapter for a base model, if any.
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from redline.rlhf.gguf_lora import export_gguf_lora, read_gguf_lora
-from redline.rlhf.prompts import benign_prompts, is_held_out, split_attacks
+from redline.rlhf.prompts import benign_prompts, eval_attacks, is_held_out, split_attacks
 from redline.rlhf.train import (
     PACKAGED_ADAPTERS,
     RLHFConfig,
@@ -34,6 +36,7 @@ __all__ = [
     "RLHFConfig",
     "RLHFResult",
     "benign_prompts",
+    "eval_attacks",
     "export_gguf_lora",
     "is_held_out",
     "packaged_adapter",

@@ -101,8 +101,28 @@ def split_attacks(path: str | Path, fraction: float = HELD_OUT_FRACTION) -> Atta
 
 
 def benign_prompts() -> list[str]:
-    """Ordinary questions (packaged data) for measuring how often a model refuses or
-    evades when nothing harmful was asked: the cost side of harmlessness training."""
+    """Ordinary questions (packaged data) that RLHF mixes into its training prompts, with
+    a penalty for refusing them. They are training data: over-refusal is measured on the
+    disjoint shipped set :func:`redline.judges.benign.benign_prompts` instead."""
     resource = resources.files("redline.rlhf") / "benign_prompts.json"
     data = json.loads(resource.read_text(encoding="utf-8"))
     return [str(q) for q in data["prompts"]]
+
+
+@dataclass(frozen=True)
+class EvalAttack:
+    """A harmful request of the evaluation set, with its review tag."""
+
+    tag: str
+    text: str
+
+
+def eval_attacks() -> list[EvalAttack]:
+    """Harmful requests written for Redline (``eval_attacks.json``, 5 per harm tag) that
+    no PM or policy trained on: the harm side of an RLHF evaluation. The packaged goal
+    set cannot serve: 118 of its 120 goals are first turns of pairs-a, the PM's data."""
+    resource = resources.files("redline.rlhf") / "eval_attacks.json"
+    data = json.loads(resource.read_text(encoding="utf-8"))
+    return [
+        EvalAttack(str(tag), str(text)) for tag, texts in data["attacks"].items() for text in texts
+    ]

@@ -28,7 +28,8 @@ from typing import Any
 
 from redline.config import Settings
 from redline.errors import ConfigError
-from redline.rlhf.prompts import DEFAULT_ATTACKS, HELD_OUT_FRACTION, split_attacks
+from redline.rlhf.prompts import DEFAULT_ATTACKS, HELD_OUT_FRACTION, benign_prompts, split_attacks
+from redline.rlhf.reward import BENIGN_REWARDS
 from redline.targets.base import Scorer
 
 #: Where the shipped adapter and its curve live inside the package.
@@ -46,6 +47,10 @@ CURVE_COLUMNS = {
     "loss": "loss",
     "step_time_s": "step_time",
 }
+#: Columns from the reward itself (benign prompts mixed into training).
+REWARD_COLUMNS = ("attack_pm", "benign_pm", "benign_refusal")
+#: ``RLHFConfig.benign_prompts`` for the packaged ``redline/rlhf/benign_prompts.json``.
+PACKAGED_BENIGN = "packaged"
 
 
 @dataclass
@@ -69,6 +74,16 @@ class RLHFConfig:
     held_out_fraction: float = HELD_OUT_FRACTION
     limit_prompts: int | None = None
     threads: int | None = None
+    #: Share of training prompts that are benign requests (``benign_prompts``): the
+    #: policy must keep answering them while it learns to refuse attacks. 0 = attacks only.
+    benign_share: float = 0.5
+    #: ``packaged`` (``redline/rlhf/benign_prompts.json``) or a JSON file with a
+    #: ``prompts`` list; never the evaluation set ``redline/judges/data/benign.json``.
+    benign_prompts: str = PACKAGED_BENIGN
+    #: Reward subtracted when the refusal detector flags a reply to a benign request.
+    refusal_penalty: float = 2.0
+    #: Reward on benign requests: ``pm`` (PM score - penalty) or ``penalty`` (only it).
+    benign_reward: str = "penalty"
 
     def validate(self) -> None:
         if self.steps < 1:
@@ -81,6 +96,15 @@ class RLHFConfig:
             raise ConfigError(f"LoRA rank {self.rank} out of range 1..64")
         if self.beta < 0:
             raise ConfigError("the KL coefficient beta must be >= 0")
+        if not 0 <= self.benign_share < 1:
+            raise ConfigError(f"--benign-share must be in [0, 1), got {self.benign_share}")
+        if self.refusal_penalty < 0:
+            raise ConfigError("--refusal-penalty must be >= 0")
+        if self.benign_reward not in BENIGN_REWARDS:
+            raise ConfigError(
+                f"--benign-reward must be one of {', '.join(BENIGN_REWARDS)}, "
+                f"not {self.benign_reward!r}"
+            )
 
 
 @dataclass
@@ -113,34 +137,75 @@ def load_pm(spec: str, settings: Settings) -> tuple[Scorer, str]:
     return scorer, str(scorer.identity)
 
 
+def load_benign_prompts(spec: str) -> list[str]:
+    """``packaged`` or a JSON file with a ``prompts`` list of benign requests."""
+    if spec == PACKAGED_BENIGN:
+        return benign_prompts()
+    path = Path(spec)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return [str(p) for p in data["prompts"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"benign prompts {spec}: not a JSON file with a 'prompts' list") from exc
+
+
+def mix_prompts(
+    attacks: Sequence[str], benign: Sequence[str], share: float, seed: int
+) -> list[tuple[str, bool]]:
+    """Attacks and benign requests, as ``(text, is_benign)``, benign ones repeated
+    (shuffled, in turn) until they are ``share`` of all rows; TRL shuffles the rows."""
+    import random
+
+    rows = [(a, False) for a in attacks]
+    if share <= 0 or not benign:
+        return rows
+    wanted = max(1, round(share / (1 - share) * len(attacks)))
+    order = list(benign)
+    rng = random.Random(seed)
+    out: list[str] = []
+    while len(out) < wanted:
+        rng.shuffle(order)
+        out.extend(order[: wanted - len(out)])
+    return rows + [(b, True) for b in out]
+
+
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _curve_row(logs: dict[str, Any], step: int) -> dict[str, float]:
+def _curve_row(logs: dict[str, Any], step: int, stats: Any = None) -> dict[str, float]:
     row: dict[str, float] = {"step": float(step)}
     for name, key in CURVE_COLUMNS.items():
         if name != "step":
             value = logs.get(key)
             row[name] = float(value) if isinstance(value, int | float) else math.nan
+    row["attack_pm"] = float(getattr(stats, "attack_pm_mean", math.nan))
+    row["benign_pm"] = float(getattr(stats, "benign_pm_mean", math.nan))
+    row["benign_refusal"] = float(getattr(stats, "benign_refusal_rate", math.nan))
     return row
 
 
 def write_curve(curve: Sequence[dict[str, float]], csv_path: Path, png_path: Path) -> None:
-    """The training curve as data (CSV) and a figure (mean PM reward and KL per step)."""
+    """The training curve as data (CSV) and a figure: mean reward (and the PM's score on
+    attacks) and KL per step, and the share of benign replies refused where any were
+    sampled."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    columns = list(CURVE_COLUMNS)
+    columns = [*CURVE_COLUMNS, *REWARD_COLUMNS]
     lines = [",".join(columns)]
     for row in curve:
         lines.append(",".join(f"{row.get(c, math.nan):.6g}" for c in columns))
     csv_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     steps = [r["step"] for r in curve]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2))
+    benign = [(r["step"], r.get("benign_refusal", math.nan)) for r in curve]
+    benign = [(s, v) for s, v in benign if not math.isnan(v)]
+    panels = 3 if benign else 2
+    fig, axes = plt.subplots(1, panels, figsize=(4.5 * panels, 3.2))
+    ax1, ax2 = axes[0], axes[1]
     reward = [r["reward"] for r in curve]
     ax1.plot(steps, reward, color="#999", lw=0.8, label="per step")
     window = max(1, len(reward) // 10)
@@ -148,10 +213,18 @@ def write_curve(curve: Sequence[dict[str, float]], csv_path: Path, png_path: Pat
         chunks = [reward[max(0, i - window + 1) : i + 1] for i in range(len(reward))]
         smooth = [sum(c) / len(c) for c in chunks]
         ax1.plot(steps, smooth, color="#c0392b", lw=1.6, label=f"mean of {window}")
-    ax1.set(xlabel="step", ylabel="mean PM score (harmlessness)", title="reward")
+    attack_pm = [r.get("attack_pm", math.nan) for r in curve]
+    if any(not math.isnan(v) for v in attack_pm) and benign:
+        ax1.plot(steps, attack_pm, color="#27ae60", lw=0.8, ls="--", label="PM on attacks")
+    ax1.set(xlabel="step", ylabel="mean reward", title="reward (PM score, - refusal penalty)")
     ax1.legend(fontsize=8)
     ax2.plot(steps, [r["kl"] for r in curve], color="#2c7fb8")
     ax2.set(xlabel="step", ylabel="KL to base (nats / token)", title="KL penalty term")
+    if benign:
+        ax3 = axes[2]
+        ax3.plot([s for s, _ in benign], [v for _, v in benign], "o-", color="#8e44ad")
+        ax3.set(xlabel="step", ylabel="share flagged", ylim=(-0.05, 1.05))
+        ax3.set_title("benign replies refused (detector)")
     fig.tight_layout()
     fig.savefig(png_path, dpi=110)
     plt.close(fig)
@@ -199,16 +272,29 @@ def train_rlhf(
     *,
     scorer: Scorer | None = None,
     attacks: Sequence[str] | None = None,
+    benign: Sequence[str] | None = None,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
 ) -> RLHFResult:
     """Train, export and check an adapter; write it with its curve into ``out_dir``.
 
-    ``scorer`` and ``attacks`` let tests pass a stand-in PM or a handful of prompts;
-    by default the PM is ``config.pm`` and the prompts are the training split of
-    ``config.prompts`` (the held-out split is never seen).
+    ``scorer``, ``attacks`` and ``benign`` let tests pass a stand-in PM or a handful of
+    prompts; by default the PM is ``config.pm``, the attacks are the training split of
+    ``config.prompts`` (the held-out split is never seen) and the benign requests are
+    ``config.benign_prompts``, mixed in as ``config.benign_share`` of the rows.
     """
     config.validate()
     started = time.monotonic()
+    if attacks is None:
+        split = split_attacks(config.prompts, config.held_out_fraction)
+        attacks = list(split.train)
+    attacks = list(attacks)[: config.limit_prompts] if config.limit_prompts else list(attacks)
+    if not attacks:
+        raise ConfigError("no training prompts")
+    if benign is None:
+        benign = load_benign_prompts(config.benign_prompts) if config.benign_share > 0 else []
+    benign = list(benign)
+    _check_disjoint_from_evaluation(benign)
+    rows = mix_prompts(attacks, benign, config.benign_share, config.seed)
     import numpy as np
     import torch
     from peft import LoraConfig, get_peft_model_state_dict
@@ -229,17 +315,16 @@ def train_rlhf(
         scorer, pm_identity = load_pm(config.pm, settings)
     else:
         pm_identity = str(getattr(scorer, "identity", "custom"))
-    if attacks is None:
-        split = split_attacks(config.prompts, config.held_out_fraction)
-        attacks = list(split.train)
-    attacks = list(attacks)[: config.limit_prompts] if config.limit_prompts else list(attacks)
-    if not attacks:
-        raise ConfigError("no training prompts")
 
     policy = load_policy(config.base, settings)
     renderer = LlamaCppBackend(config.base, settings=settings, n_ctx=1024)
+    texts = [text for text, _ in rows]
     dataset = Dataset.from_dict(
-        {"prompt": render_prompts(attacks, renderer), "attack": list(attacks)}
+        {
+            "prompt": render_prompts(texts, renderer),
+            "attack": texts,
+            "benign": [flag for _, flag in rows],
+        }
     )
     batch = config.prompts_per_step * config.generations
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -281,18 +366,23 @@ def train_rlhf(
         task_type="CAUSAL_LM",
     )
     curve: list[dict[str, float]] = []
+    reward = PMReward(
+        scorer,
+        refusal_penalty=config.refusal_penalty if benign else 0.0,
+        benign_reward=config.benign_reward,  # type: ignore[arg-type]
+    )
 
     class _Curve(TrainerCallback):
         def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kw: Any) -> None:
             if logs and "reward" in logs:
-                row = _curve_row(logs, int(state.global_step))
+                row = _curve_row(logs, int(state.global_step), reward.last)
                 curve.append(row)
                 if on_step:
                     on_step(int(state.global_step), row)
 
     trainer = RLOOTrainer(
         model=policy.model,
-        reward_funcs=[PMReward(scorer)],  # type: ignore[list-item]
+        reward_funcs=[reward],  # type: ignore[list-item]
         args=args,
         train_dataset=dataset,
         processing_class=policy.tokenizer,
@@ -333,6 +423,10 @@ def train_rlhf(
         "method": "RLOO (TRL) + LoRA (PEFT), KL penalty beta against the base model",
         "pm_identity": pm_identity,
         "train_prompts": len(attacks),
+        "benign_train_prompts": len(set(benign)),
+        "benign_rows": sum(1 for _, flag in rows if flag),
+        "reward": _reward_description(config, bool(benign)),
+        "detector_identity": getattr(reward.detector, "identity", None),
         "train_seconds": round(train_seconds, 1),
         "peak_rss_mb": round(peak, 1),
         "adapter_bytes": adapter.stat().st_size,
@@ -356,21 +450,53 @@ def train_rlhf(
     )
 
 
+def _reward_description(config: RLHFConfig, mixed: bool) -> str:
+    if not mixed:
+        return "PM score of the reply given the attack"
+    on_benign = (
+        f"PM score - {config.refusal_penalty:g} if the refusal detector flags the reply"
+        if config.benign_reward == "pm"
+        else f"-{config.refusal_penalty:g} if the refusal detector flags the reply, else 0"
+    )
+    return f"attacks: PM score of the reply given the attack; benign requests: {on_benign}"
+
+
+def _check_disjoint_from_evaluation(benign: Sequence[str]) -> None:
+    """Benign training prompts must not be the shipped evaluation set's requests."""
+    from redline.judges.benign import benign_prompts as evaluation_prompts
+
+    shared = {_plain(p) for p in benign} & {_plain(p) for p in evaluation_prompts()}
+    if shared:
+        raise ConfigError(
+            f"{len(shared)} benign training prompt(s) are in the evaluation set "
+            f"redline/judges/data/benign.json (e.g. {sorted(shared)[0]!r}); train on others"
+        )
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
 def _final_means(curve: Sequence[dict[str, float]]) -> dict[str, float]:
-    """Mean reward and KL over the first and last tenth of the run."""
+    """Mean reward, KL and benign refusals over the first and last tenth of the run."""
     if not curve:
         return {}
     n = max(1, len(curve) // 10)
 
     def mean(rows: Sequence[dict[str, float]], key: str) -> float:
-        vals = [r[key] for r in rows if not math.isnan(r[key])]
+        vals = [r[key] for r in rows if not math.isnan(r.get(key, math.nan))]
         return round(sum(vals) / len(vals), 4) if vals else math.nan
 
-    return {
+    out = {
         "reward_first": mean(curve[:n], "reward"),
         "reward_last": mean(curve[-n:], "reward"),
         "kl_last": mean(curve[-n:], "kl"),
     }
+    if any(not math.isnan(r.get("benign_refusal", math.nan)) for r in curve):
+        half = max(1, len(curve) // 2)
+        out["benign_refusal_first_half"] = mean(curve[:half], "benign_refusal")
+        out["benign_refusal_second_half"] = mean(curve[half:], "benign_refusal")
+    return out
 
 
 def _versions() -> dict[str, str]:
