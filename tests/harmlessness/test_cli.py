@@ -59,6 +59,11 @@ def test_train_eval_and_score(small_pairs: Path, tmp_path: Path) -> None:
         row = session.scalar(select(PreferenceModel).where(PreferenceModel.name == "t"))
         assert row is not None and len(row.data_hash) == 64
         assert row.metrics is not None and row.metrics["validation"]["pairs"] == 3
+        # Counter-bias pairs joined training only; calibration was measured and stored.
+        assert row.metrics["train_counter"]["pairs"] >= 150
+        assert row.metrics["held_out"]["n"] == 3
+        assert 0.0 <= row.metrics["held_out"]["accuracy"]["value"] <= 1.0
+        assert row.metrics["benign"]["prefers_helpful"]["n"] >= 100
         model_path = Path(row.path)
     assert model_path.is_file() and model_path.with_suffix(".npz").is_file()
 

@@ -10,15 +10,20 @@ never a crash.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from redline.datasets.hhrlhf import ComparisonRecord, read_file
 from redline.datasets.transcripts import context_before_last_reply, split_messages
 from redline.errors import DataFormatError
 from redline.targets.base import Message
+
+#: The file of the packaged counter-bias pairs (tagged ``provenance.COUNTER_PAIRS``).
+COUNTER_PAIRS_FILE = "benign_pairs.json"
 
 
 @dataclass(frozen=True)
@@ -107,3 +112,23 @@ def load_pair_files(paths: Sequence[str | Path]) -> PairSet:
             result.skipped["invalid record"] += 1
             result.problems.append(str(problem))
     return result
+
+
+def load_counter_pairs() -> PairSet:
+    """The packaged counter-bias pairs (``data/benign_pairs.json``): an everyday request,
+    its helpful answer chosen over a refusal or evasion.
+
+    Why: hh-rlhf harmlessness labels prefer a refusal whenever the request is harmful, and
+    nothing in them says a refusal of a harmless request is worse than its answer, so a PM
+    fit on them alone learns "refusing is harmless" (it preferred the refusal on all 106
+    items of the benign evaluation set). These pairs are for training only; their prompts
+    never repeat those of ``redline.judges`` benign set or of the RLHF benign prompts.
+    """
+    text = resources.files("redline.harmlessness").joinpath("data", COUNTER_PAIRS_FILE)
+    items = json.loads(text.read_text("utf-8"))["items"]
+    return PairSet(
+        [
+            Pair((Message("human", item["prompt"]),), item["helpful"], item["refusal"])
+            for item in items
+        ]
+    )
