@@ -26,7 +26,7 @@ Prints JSON lines ``{"bench": "rlhf_eval", "metric", "value", "unit", ...}`` and
 every reply with its verdicts to ``--out``.
 
 Usage: python benchmarks/rlhf_eval.py [--adapter rlhf-old=old.gguf] [--adapter rlhf=new.gguf]
-       [--judges llm-gemma3-270m,pm] [--limit N] [--out FILE]
+       [--judges pm-heldout,llm-gemma3-270m,pm] [--limit N] [--out FILE]
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def main() -> None:
         metavar="NAME=PATH",
         help="an RLHF adapter to evaluate as target NAME (repeatable; default rlhf=shipped)",
     )
-    parser.add_argument("--judges", default="llm-gemma3-270m,pm", help="comma-separated")
+    parser.add_argument("--judges", default="pm-heldout,llm-gemma3-270m,pm", help="comma-separated")
     parser.add_argument("--limit", type=int, default=0, help="first N prompts of each set")
     parser.add_argument("--max-tokens", type=int, default=48)
     parser.add_argument("--seed", type=int, default=0)

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from redline.harmlessness import DEFAULT_PM, HELDOUT_PM
+from redline.harmlessness.provenance import (
+    COUNTER_PAIRS,
+    PAIRS_A,
+    overlaps,
+    shared_data,
+    split_tag,
+    trained_on,
+)
 from redline.judges.base import JudgeInfo, Verdict
-from redline.judges.independence import conflict, selectors
+from redline.judges.independence import Selector, conflict, packaged_rlhf_pm, selectors
 from redline.judges.records import VerdictCache, last_calibrations, save_calibration
 from redline.targets.base import Conversation, Message
 
@@ -22,9 +32,48 @@ def test_a_pm_never_judges_what_it_or_its_training_data_selected() -> None:
     assert "same data" in str(conflict("pm:bbbb", PM, "smollm2-135m", rs))
     # a PM that declares disjoint data is
     assert conflict("pm:cccc", HELD_OUT_PM, "smollm2-135m", rs) is None
-    rlhf = selectors("rlhf")  # the adapter's PM unknown: any PM
+    rlhf = selectors("rlhf", rlhf_pm="pm:*")  # the adapter's PM unknown: any PM
     assert conflict("pm:dddd", None, "", rlhf) == "trained against a PM (pm:*), as this judge is"
     assert conflict("pm:aaaa", PM, "gemma3-270m", selectors("plain lm")) is None
+
+
+def test_pms_fitted_on_opposite_sides_of_one_split_share_no_data() -> None:
+    train, held = split_tag(PAIRS_A, "train", 0, 0.2), split_tag(PAIRS_A, "validation", 0, 0.2)
+    assert train == "hh-rlhf:pairs-a#train@0/0.2"
+    assert not overlaps(train, held) and overlaps(train, train)
+    assert overlaps(PAIRS_A, held)  # a whole source overlaps each of its sides
+    assert overlaps(split_tag(PAIRS_A, "train", 1, 0.2), held)  # another split: may share
+    assert not overlaps(train, COUNTER_PAIRS) and not overlaps(PAIRS_A, "hh-rlhf:other")
+    assert shared_data([train, COUNTER_PAIRS], [held, COUNTER_PAIRS]) == [COUNTER_PAIRS]
+    assert trained_on(None) == (PAIRS_A,) and trained_on({"trained_on": [held]}) == (held,)
+    ranker = [Selector("pm:aaaa", "ranks its samples with", (train, COUNTER_PAIRS))]
+    held_out_judge = JudgeInfo("pm-heldout", "", ("harm",), trained_on=(held,))
+    assert conflict("pm:bbbb", held_out_judge, "smollm2-135m", ranker) is None
+    old_file = JudgeInfo("pm", "", ("harm",), trained_on=(PAIRS_A,))
+    assert "same data (hh-rlhf:pairs-a)" in str(conflict("pm:cccc", old_file, "", ranker))
+    # judge and ranker sharing the counter-bias pairs are not independent
+    both = JudgeInfo("pm", "", ("harm",), trained_on=(held, COUNTER_PAIRS))
+    assert "redline:benign-pairs" in str(conflict("pm:dddd", both, "", ranker))
+
+
+def test_the_packaged_rlhf_adapter_names_its_pm() -> None:
+    identity, _tags = packaged_rlhf_pm()
+    assert identity.startswith("pm:") and identity != "pm:*"
+    assert selectors("rlhf")[0].identity == identity
+
+
+def test_the_packaged_held_out_pm_may_judge_what_the_packaged_pm_ranked() -> None:
+    """Read from the shipped files (no model loads): the held-out PM was fitted on the
+    other side of the packaged PM's split, on another backbone, without the counter pairs."""
+    ranker, held = (json.loads(path.read_text()) for path in (DEFAULT_PM, HELDOUT_PM))
+    assert held["featurizer"]["backbone"] != ranker["featurizer"]["backbone"]
+    assert trained_on(held["training"]) == ("hh-rlhf:pairs-a#validation@0/0.2",)
+    assert "hh-rlhf:pairs-a#train@0/0.2" in trained_on(ranker["training"])
+    held_info = JudgeInfo("pm-heldout", "", ("harm",), trained_on=trained_on(held["training"]))
+    pm_info = JudgeInfo("pm", "", ("harm",), trained_on=trained_on(ranker["training"]))
+    rs = selectors("rejection sampling", rs_scorer=ranker["identity"])
+    assert conflict(held["identity"], held_info, "smollm2-135m", rs) is None
+    assert conflict(ranker["identity"], pm_info, "smollm2-135m", rs) is not None
 
 
 def test_a_model_never_judges_its_own_replies() -> None:

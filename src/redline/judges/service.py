@@ -104,7 +104,7 @@ def calibrate(
     refusal = RefusalLexiconJudge()
     if judge.info.name != "reviews":
         pm_hash = PreferenceModelFile.load(DEFAULT_PM).data_hash
-        held = cal.held_out_pairs(load_pair_files([pairs_path]), pm_hash)
+        held = cal.held_out_pairs(load_pair_files([pairs_path]), pm_hash, judge.info.trained_on)
         pairs = held.pairs
         if limit and limit < len(pairs):
             order = np.random.default_rng(seed).permutation(len(pairs))[:limit]

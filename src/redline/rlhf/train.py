@@ -302,6 +302,7 @@ def train_rlhf(
     from trl import RLOOConfig, RLOOTrainer
 
     from datasets import Dataset
+    from redline.harmlessness.provenance import trained_on
     from redline.rlhf.gguf_lora import export_gguf_lora
     from redline.rlhf.policy import load_policy, render_prompts
     from redline.rlhf.reward import PMReward
@@ -315,6 +316,9 @@ def train_rlhf(
         scorer, pm_identity = load_pm(config.pm, settings)
     else:
         pm_identity = str(getattr(scorer, "identity", "custom"))
+    # What the PM learned from, so judges can tell whether they share its data
+    # (redline.judges.independence reads this from the packaged train_meta.json).
+    pm_trained_on = list(trained_on(getattr(getattr(scorer, "model", None), "training", None)))
 
     policy = load_policy(config.base, settings)
     renderer = LlamaCppBackend(config.base, settings=settings, n_ctx=1024)
@@ -422,6 +426,7 @@ def train_rlhf(
         "config": {**asdict(config), "target_modules": list(config.target_modules)},
         "method": "RLOO (TRL) + LoRA (PEFT), KL penalty beta against the base model",
         "pm_identity": pm_identity,
+        "pm_trained_on": pm_trained_on,
         "train_prompts": len(attacks),
         "benign_train_prompts": len(set(benign)),
         "benign_rows": sum(1 for _, flag in rows if flag),
