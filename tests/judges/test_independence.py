@@ -66,6 +66,8 @@ def test_the_packaged_held_out_pm_may_judge_what_the_packaged_pm_ranked() -> Non
     """Read from the shipped files (no model loads): the held-out PM was fitted on the
     other side of the packaged PM's split, on another backbone, without the counter pairs."""
     ranker, held = (json.loads(path.read_text()) for path in (DEFAULT_PM, HELDOUT_PM))
+    for meta in (ranker, held):  # as a scorer (and so scored_by) names it
+        meta["identity"] = f"pm:{meta['identity']}"
     assert held["featurizer"]["backbone"] != ranker["featurizer"]["backbone"]
     assert trained_on(held["training"]) == ("hh-rlhf:pairs-a#validation@0/0.2",)
     assert "hh-rlhf:pairs-a#train@0/0.2" in trained_on(ranker["training"])
@@ -74,6 +76,11 @@ def test_the_packaged_held_out_pm_may_judge_what_the_packaged_pm_ranked() -> Non
     rs = selectors("rejection sampling", rs_scorer=ranker["identity"])
     assert conflict(held["identity"], held_info, "smollm2-135m", rs) is None
     assert conflict(ranker["identity"], pm_info, "smollm2-135m", rs) is not None
+    # the packaged RLHF adapter was trained against the packaged PM, and says so
+    assert packaged_rlhf_pm() == (ranker["identity"], trained_on(ranker["training"]))
+    rlhf = selectors("rlhf")
+    assert conflict(held["identity"], held_info, "smollm2-135m", rlhf) is None
+    assert "trained against this judge" in str(conflict(ranker["identity"], pm_info, "", rlhf))
 
 
 def test_a_model_never_judges_its_own_replies() -> None:

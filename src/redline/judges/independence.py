@@ -59,7 +59,7 @@ def known_trained_on(identity: str) -> tuple[str, ...]:
         if path is None or not Path(path).is_file():
             continue
         meta = json.loads(Path(path).read_text())
-        if meta.get("identity") == identity:
+        if f"pm:{meta.get('identity')}" == identity:  # a scorer's identity (pm_scorer)
             return trained_on(meta.get("training"))
     return (PAIRS_A,)
 
