@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from redline.config import load_settings
+from redline.config import Settings, load_settings
 from redline.errors import DataFormatError
 from redline.harmlessness.pairs import (
     COUNTER_PAIRS_FILE,
@@ -166,11 +166,14 @@ def test_train_head_adds_extra_pairs_to_the_training_side_only() -> None:
     assert not np.allclose(plain.model.head.weights, merged.model.head.weights)
 
 
-def test_training_with_counter_pairs_keeps_the_split_and_records_them(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings whose data directory (and so the feature cache) is the test's own."""
     monkeypatch.setenv("REDLINE_DATA_DIR", str(tmp_path))
-    settings = load_settings(cwd=tmp_path)
+    return load_settings(cwd=tmp_path)
+
+
+def test_training_with_counter_pairs_keeps_the_split_and_records_them(settings: Settings) -> None:
     pairs, counter = synthetic_pairs(50), load_counter_pairs()
     featurizer = HashFeaturizer()
     without = train_preference_model(pairs, settings, featurizer=featurizer, seed=1)
@@ -193,10 +196,8 @@ def test_training_with_counter_pairs_keeps_the_split_and_records_them(
 
 
 def test_a_pm_fitted_on_the_validation_side_shares_no_pair_with_the_usual_one(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    settings: Settings,
 ) -> None:
-    monkeypatch.setenv("REDLINE_DATA_DIR", str(tmp_path))
-    settings = load_settings(cwd=tmp_path)
     pairs, featurizer = synthetic_pairs(50), HashFeaturizer()
     usual = train_preference_model(pairs, settings, featurizer=featurizer, seed=1)
     held = train_preference_model(
