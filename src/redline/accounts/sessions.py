@@ -47,33 +47,44 @@ def open_session(session: Session, person_id: int, at: datetime) -> str:
 
 
 def viewer_for(store: Store, session_token: str) -> Viewer | None:
-    """The person behind a session token, or None for an unknown, ended or old session."""
+    """The person behind a session token, or None for an unknown, ended or old session.
+
+    Every request asks this, so it reads only the columns it needs in one query (no ORM
+    objects, not the person's survey answers) and writes only every few minutes.
+    """
     digest = token_hash(session_token)
     at = now()
     with store.session() as session:
         row = session.execute(
-            select(WebSession, Person)
+            select(
+                Person.id,
+                Person.handle,
+                Person.role,
+                Person.pool,
+                Person.consented_at.is_not(None).label("consented"),
+                Person.survey.is_not(None).label("survey_done"),
+                WebSession.created_at,
+                WebSession.last_seen_at,
+            )
             .join(Person, Person.id == WebSession.person_id)
             .where(WebSession.token_hash == digest, WebSession.ended_at.is_(None))
         ).first()
-        if row is None:
+        if row is None or row.created_at + timedelta(days=SESSION_DAYS) < at:
             return None
-        web, person = row
-        if web.created_at + timedelta(days=SESSION_DAYS) < at:
-            return None
-        viewer = Viewer(
-            person_id=person.id,
-            handle=person.handle,
-            role=person.role,
-            pool=person.pool,
-            session_hash=digest,
-            consented=person.consented_at is not None,
-            survey_done=person.survey is not None,
-        )
-        if at - web.last_seen_at > _SEEN_EVERY:
-            web.last_seen_at = at
+        if at - row.last_seen_at > _SEEN_EVERY:
+            session.execute(
+                update(WebSession).where(WebSession.token_hash == digest).values(last_seen_at=at)
+            )
             session.commit()
-    return viewer
+    return Viewer(
+        person_id=row.id,
+        handle=row.handle,
+        role=row.role,
+        pool=row.pool,
+        session_hash=digest,
+        consented=bool(row.consented),
+        survey_done=bool(row.survey_done),
+    )
 
 
 def end_session(store: Store, session_hash: str) -> None:
