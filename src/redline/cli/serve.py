@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
 
@@ -32,6 +33,19 @@ def _default_targets(settings: Settings, names: list[str]) -> list[str] | None:
     if names or settings.raw.get("campaign", {}).get("targets"):
         return names or None
     return None
+
+
+def _freeze_startup_objects() -> None:
+    """Put everything built before serving (modules, the app, compiled pages: about 95,000
+    objects) out of the cyclic garbage collector's reach.
+
+    Why: none of it ever becomes garbage, yet every full collection walks it all while
+    holding the GIL, stopping every request in flight: 55-90 ms pauses during the scripted
+    50-user benchmark, each one landing in the p99 of pages and polls; frozen, a full
+    collection takes 5-6 ms (measured with gc.callbacks, 2026-12-02).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 @app.command("serve")
@@ -110,4 +124,5 @@ def serve(
         )
     console.file.flush()
     logging.getLogger("uvicorn.access").addFilter(_RedactTokens())
+    _freeze_startup_objects()
     uvicorn.run(web, host=host, port=port, log_level=log_level)
