@@ -288,8 +288,8 @@ def split_cores(pin: bool) -> tuple[set[int], set[int]] | None:
 
     Why pin: real red teamers' browsers run on their own machines, but here the load
     generator (one Python process, about half a core) shares the 2 cores with the server,
-    and its bursts showed up as server time: page p99 44-69 ms unpinned against 19-38 ms
-    pinned, same code, same quiet machine (2026-12-02).
+    and its bursts showed up as server time: page p99 44-54 ms unpinned (5 runs) against
+    19-38 ms pinned (3 runs), same code, same quiet machine (2026-12-02).
     """
     usable = sorted(os.sched_getaffinity(0))
     if not pin or len(usable) < 2:
