@@ -72,7 +72,7 @@ class Text:
 def render(featurizer: GGUFFeaturizer, context: Sequence[Any], reply: str, max_len: int) -> Text:
     """The featurizer's own prompt and tokens (chat template, bounded context, reply cut to
     its ``max_reply_tokens``), so the two PMs read the same ids; then cut from the left."""
-    tokens = featurizer._tokens(featurizer.render_prefix(tuple(context)), reply)
+    tokens = featurizer.tokens(featurizer.render_prefix(tuple(context)), reply)
     ids = (tokens.prefix + tokens.reply)[-max_len:]
     return Text(ids, min(len(tokens.reply), len(ids)))
 

@@ -86,7 +86,9 @@ class SpanFeaturizer(Protocol):
 
 
 @dataclass
-class _Rendered:
+class RenderedPair:
+    """The token ids the PM reads for one (context, reply): the prefix, then the reply."""
+
     prefix: list[int]
     reply: list[int]
 
@@ -190,7 +192,8 @@ class GGUFFeaturizer:
         )
         return body + "\n\nAssistant:"
 
-    def _tokens(self, prefix: str, reply: str) -> _Rendered:
+    def tokens(self, prefix: str, reply: str) -> RenderedPair:
+        """The exact ids this featurizer reads (benchmarks/pm_lora.py trains on the same)."""
         llm = self._llm
         has_bos_text = self._template is not None
         prefix_tokens = llm.tokenize(prefix.encode(), add_bos=not has_bos_text, special=True)
@@ -201,7 +204,7 @@ class GGUFFeaturizer:
         room = self.n_ctx - len(reply_tokens)
         if len(prefix_tokens) > room:  # keep the end of the prefix (the request)
             prefix_tokens = prefix_tokens[-room:]
-        return _Rendered(prefix_tokens, reply_tokens)
+        return RenderedPair(prefix_tokens, reply_tokens)
 
     def _decode(self, tokens: list[int], start: int, outputs: bool) -> np.ndarray | None:
         import llama_cpp
@@ -229,7 +232,7 @@ class GGUFFeaturizer:
     def span_states(self, context: Conversation, replies: Sequence[str]) -> list[dict[str, Any]]:
         """Per reply: every pooling at once (for feature studies) from one shared prefix."""
         prefix = self.render_prefix(context)
-        rendered = [self._tokens(prefix, reply) for reply in replies]
+        rendered = [self.tokens(prefix, reply) for reply in replies]
         out: list[dict[str, Any]] = []
         ctx = self._llm._ctx
         cached_prefix: list[int] | None = None
