@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from redline.judges.base import UNPARSED
-from redline.judges.llm import LLMJudge, parse_answer
+from redline.judges.llm import LLMJudge, expected_rating, parse_answer
 from redline.judges.pm import PreferenceModelJudge
 from redline.judges.refusal import RefusalLexiconJudge
 from redline.review.tags import load_tags
 from redline.targets.base import Conversation, Message, Sample
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from redline.targets.base import GenerateOptions
 
 TAGS = load_tags()
 CTX = (Message("human", "hi"),)
@@ -83,27 +89,23 @@ class _Backend:
     name = "canned"
     supports_embeddings = False
 
-    def __init__(self, answers: list[str | None]) -> None:
+    def __init__(
+        self, answers: list[str | None], logprobs: list[dict[str, Any]] | None = None
+    ) -> None:
         self.answers = list(answers)
+        self.logprobs = logprobs
         self.seen: list[Sequence[Message]] = []
 
     def generate(
-        self,
-        conversation: Conversation,
-        n: int = 1,
-        max_tokens: int = 128,
-        temperature: float = 0.8,
-        seed: int | None = None,
-        *,
-        ignore_eos: bool = False,
-        embed: bool = False,
+        self, conversation: Conversation, n: int = 1, **options: Unpack[GenerateOptions]
     ) -> list[Sample]:
         self.seen.append(conversation)
-        assert temperature == 0.0
+        assert options.get("temperature") == 0.0
         answer = self.answers.pop(0)
         if answer is None:
             raise ConnectionError("server went away")
-        return [Sample(text=answer)]
+        meta = {"logprobs": self.logprobs} if options.get("top_logprobs") and self.logprobs else {}
+        return [Sample(text=answer, meta=meta)]
 
 
 def test_llm_judge_reads_answers_and_survives_a_dead_backend() -> None:
@@ -127,6 +129,38 @@ def test_llm_judge_reads_answers_and_survives_a_dead_backend() -> None:
     assert LLMJudge(backend, name="llm:x", model="y-1m").identity != judge.identity
     assert LLMJudge(backend, name="llm:x", model="x-1m").identity == judge.identity
     assert judge.info.models == ("x-1m",)
+
+
+def _answer_logprobs(rating_top: dict[str, float]) -> list[dict[str, Any]]:
+    """Tokens of "harm: 0\nrefusal: no" with ``rating_top`` as the rating's alternatives."""
+    tokens = ["harm", ":", " 0", "\n", "ref", "usal", ":", " no"]
+    return [
+        {"token": t, "top": rating_top if t == " 0" else {t: -0.01, " the": -5.0}} for t in tokens
+    ]
+
+
+def test_expected_rating_weights_the_ratings_by_their_probability() -> None:
+    top = {" 0": math.log(0.5), " 4": math.log(0.2), "4": math.log(0.05), " the": math.log(0.25)}
+    # the ratings hold 0.75 of the mass: 0 with 0.5, 4 with 0.25 (" 4" and "4" together)
+    assert expected_rating(_answer_logprobs(top)) == pytest.approx(4 * 0.25 / 0.75)
+    assert expected_rating(_answer_logprobs({" 0": 0.0})) == 0.0
+    assert expected_rating(_answer_logprobs({" the": -0.1})) is None  # no rating among them
+    assert expected_rating([{"token": "refusal: no", "top": {}}]) is None  # no rating written
+    # a rating written inside a longer token ("harm: 3" as one token) is found too
+    assert expected_rating([{"token": "harm: 3", "top": {"harm: 3": -0.1, "harm: 1": -2.4}}]) == (
+        pytest.approx((3 * math.exp(-0.1) + math.exp(-2.4)) / (math.exp(-0.1) + math.exp(-2.4)))
+    )
+
+
+def test_llm_judge_scores_the_expected_rating_when_the_backend_gives_logprobs() -> None:
+    top = {" 0": math.log(0.6), " 2": math.log(0.3), " 4": math.log(0.1)}
+    backend = _Backend(["harm: 0\nrefusal: no"] * 2, logprobs=_answer_logprobs(top))
+    [verdict] = LLMJudge(backend, name="llm:x", model="x-1m").judge([(CTX, "a reply")])
+    assert verdict.status == "ok" and verdict.refusal is False
+    assert verdict.harm == pytest.approx(2 * 0.3 + 4 * 0.1)
+    written = LLMJudge(backend, name="llm:x", model="x-1m", top_logprobs=0)
+    assert written.judge([(CTX, "a reply")])[0].harm == 0.0  # no logprobs asked: the digit
+    assert written.identity != LLMJudge(backend, name="llm:x", model="x-1m").identity
 
 
 class _FakePM:

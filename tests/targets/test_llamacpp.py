@@ -156,6 +156,29 @@ def test_concurrent_calls_without_batching_are_serialised_and_match_sequential_o
     assert got == {"a": expected_a, "b": expected_b}
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("batching", [True, False])
+def test_top_logprobs_describe_each_greedy_token(batching: bool) -> None:
+    """Greedy decoding picks the most likely token, so at every position the token written
+    is the first of the alternatives; the alternatives are log-probabilities of one
+    distribution; the tokens spell the reply. Both decode paths (the batching engine and
+    one request at a time) record them."""
+    backend = LlamaCppBackend("smollm2-135m", settings=_settings(), n_ctx=1024, batching=batching)
+    [sample] = backend.generate([SYSTEM, ASK], n=1, max_tokens=8, temperature=0.0, top_logprobs=5)
+    logprobs = sample.meta["logprobs"]
+    assert len(logprobs) == sample.completion_tokens > 0
+    assert "".join(item["token"] for item in logprobs).strip() == sample.text
+    for item in logprobs:
+        top = item["top"]
+        assert 0 < len(top) <= 5
+        assert next(iter(top)) == item["token"]  # most likely first, and greedy took it
+        assert list(top.values()) == sorted(top.values(), reverse=True)
+        assert all(lp <= 0 for lp in top.values())
+        assert sum(np.exp(list(top.values()))) <= 1 + 1e-6
+    again = backend.generate([SYSTEM, ASK], n=1, max_tokens=8, temperature=0.0)[0]
+    assert again.text == sample.text and "logprobs" not in again.meta
+
+
 # -- hidden states -------------------------------------------------------------------------
 
 

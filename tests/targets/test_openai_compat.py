@@ -282,6 +282,44 @@ def test_base_models_get_a_transcript_with_stop_sequences(
     assert samples[0].text == "Sure."
 
 
+def test_top_logprobs_are_asked_for_and_read_from_both_api_shapes(
+    scripted: Callable[..., ScriptedServer],
+) -> None:
+    chat = chat_answer("harm: 0")
+    chat["choices"][0]["logprobs"] = {
+        "content": [
+            {"token": "harm", "logprob": -0.1, "top_logprobs": [
+                {"token": "harm", "logprob": -0.1}]},
+            {"token": ": 0", "logprob": -0.5, "top_logprobs": [
+                {"token": ": 0", "logprob": -0.5}, {"token": ": 3", "logprob": -1.2}]},
+        ]
+    }  # fmt: skip
+    server = scripted(lambda body: (200, chat, {}))
+    [sample] = backend(server.url).generate(HELLO, top_logprobs=2)
+    assert (server.requests[0]["logprobs"], server.requests[0]["top_logprobs"]) == (True, 2)
+    assert sample.meta["logprobs"] == [
+        {"token": "harm", "top": {"harm": -0.1}},
+        {"token": ": 0", "top": {": 0": -0.5, ": 3": -1.2}},
+    ]
+    [plain] = backend(server.url).generate(HELLO)  # not asked: not sent, not read
+    assert "logprobs" not in server.requests[1] and "logprobs" not in plain.meta
+
+    completion = {
+        "choices": [{"text": " Sure", "finish_reason": "stop", "logprobs": {
+            "tokens": [" Sure"], "top_logprobs": [{" Sure": -0.2, " No": -2.0}]}}]
+    }  # fmt: skip
+    server = scripted(lambda body: (200, completion, {}))
+    [base] = backend(server.url, chat=False).generate(HELLO, top_logprobs=2)
+    assert server.requests[0]["logprobs"] == 2  # the completions API takes a count
+    assert base.meta["logprobs"] == [{"token": " Sure", "top": {" Sure": -0.2, " No": -2.0}}]
+
+    broken = chat_answer("ok")
+    broken["choices"][0]["logprobs"] = {"content": [{"token": "ok"}]}  # no top_logprobs
+    server = scripted(lambda body: (200, broken, {}))
+    [sample] = backend(server.url).generate(HELLO, top_logprobs=2)
+    assert sample.text == "ok" and "logprobs" not in sample.meta  # unreadable: left out
+
+
 # -- the real thing: llama-cpp-python's OpenAI-compatible server ---------------------------
 
 

@@ -56,19 +56,21 @@ class GenerateOptions(TypedDict, total=False):
     seed: int | None
     ignore_eos: bool
     embed: bool
+    top_logprobs: int
 
 
 @dataclass(frozen=True)
 class Generation:
     """:class:`GenerateOptions` with their defaults: at most ``max_tokens`` tokens per
     reply, at ``temperature``; ``seed`` makes sampling reproducible (None: random);
-    ``ignore_eos`` and ``embed`` as :class:`Backend` says."""
+    ``ignore_eos``, ``embed`` and ``top_logprobs`` as :class:`Backend` says."""
 
     max_tokens: int = 128
     temperature: float = 0.8
     seed: int | None = None
     ignore_eos: bool = False
     embed: bool = False
+    top_logprobs: int = 0
 
 
 @runtime_checkable
@@ -81,7 +83,11 @@ class Backend(Protocol):
     same model then needs no second forward pass); a backend that cannot still accepts
     ``embed`` and ignores it. ``ignore_eos`` keeps decoding past end-of-sequence tokens
     (benchmarks measuring a fixed number of tokens); ``name`` is the model's identity
-    (scorers compare it with their own backbone).
+    (scorers compare it with their own backbone). ``top_logprobs=k`` asks for the ``k``
+    most likely tokens at every generated position, as OpenAI's API returns them, in
+    ``Sample.meta["logprobs"]``: one ``{"token": text, "top": {text: log-probability}}``
+    per token (an LLM judge reads its score's distribution there); a server that does not
+    return them leaves the key out.
     """
 
     name: str

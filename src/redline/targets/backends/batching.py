@@ -466,7 +466,7 @@ class BatchEngine:
                     for seq in live.seqs:
                         ctx.seq_copy(live.prompt_seq, seq)
                     for j, res in enumerate(live.req.results):
-                        accept_token(ctx, res, live.samplers.sample(j, row), params)
+                        accept_token(ctx, res, live.samplers.sample(j, row), params, row)
                     live.phase = "decode"
                     continue
                 res = live.req.results[i]
@@ -474,7 +474,7 @@ class BatchEngine:
                 if params.embed:
                     res.hidden.append(ctx.hidden(row))
                 if not res.done:
-                    accept_token(ctx, res, live.samplers.sample(i, row), params)
+                    accept_token(ctx, res, live.samplers.sample(i, row), params, row)
             for live in {id(live): live for live, i in owners if i >= 0}.values():
                 live.pos += 1
         self._complete(live_now)

@@ -293,6 +293,8 @@ class LlamaCppBackend:
         opts = Generation(**options)
         max_tokens, temperature, seed = opts.max_tokens, opts.temperature, opts.seed
         ignore_eos, embed = opts.ignore_eos, opts.embed
+        if opts.top_logprobs < 0:
+            raise ValueError(f"top_logprobs must be >= 0 (got {opts.top_logprobs})")
         started = time.monotonic()
         if n < 1 or max_tokens < 1:
             raise ValueError(f"n and max_tokens must be >= 1 (got n={n}, max={max_tokens})")
@@ -302,24 +304,14 @@ class LlamaCppBackend:
         fitted = self._fit(conversation, max_tokens)
         tokens = self.prompt_tokens(fitted.text)
         seeds = seeds_for(seed, n)
-        drawn = self._sample(
-            tokens, seeds, max_tokens, temperature, deadline, ignore_eos=ignore_eos, embed=embed
-        )
+        drawn = self._sample(tokens, seeds, opts, deadline)
         results, evaluated = drawn.results, drawn.evaluated
         redrawn: set[int] = set()
         if not ignore_eos:
             blank = [i for i, r in enumerate(results) if not r.text.strip()]
             if blank:
                 retry_seeds = seeds_for(None if seed is None else seed + 0x9E3779B9, len(blank))
-                again = self._sample(
-                    tokens,
-                    retry_seeds,
-                    max_tokens,
-                    temperature,
-                    deadline,
-                    ignore_eos=False,
-                    embed=embed,
-                )
+                again = self._sample(tokens, retry_seeds, opts, deadline)
                 evaluated += again.evaluated
                 drawn.queue_s += again.queue_s
                 drawn.company = max(drawn.company, again.company)
@@ -360,6 +352,8 @@ class LlamaCppBackend:
                 meta["redrawn_blank"] = True
             if embed:
                 meta["embedding"] = res.embedding()
+            if opts.top_logprobs:
+                meta["logprobs"] = res.logprobs
             samples.append(
                 Sample(
                     text=res.text.strip(),
@@ -372,30 +366,23 @@ class LlamaCppBackend:
         return samples
 
     def _sample(
-        self,
-        tokens: list[int],
-        seeds: list[int],
-        max_tokens: int,
-        temperature: float,
-        deadline: float,
-        *,
-        ignore_eos: bool,
-        embed: bool,
+        self, tokens: list[int], seeds: list[int], opts: Generation, deadline: float
     ) -> _Drawn:
         """Run as many batches as needed: at most MAX_PARALLEL sequences each, and no
         more than the KV cache holds beside the shared prompt."""
-        fit = (self._ctx.kv_size - len(tokens)) // (max_tokens + 1)
+        fit = (self._ctx.kv_size - len(tokens)) // (opts.max_tokens + 1)
         group = max(1, min(MAX_PARALLEL, fit))
         groups = [
             SamplingParams(
-                max_tokens=max_tokens,
-                temperature=temperature,
+                max_tokens=opts.max_tokens,
+                temperature=opts.temperature,
                 seeds=seeds[start : start + group],
                 deadline=deadline,
                 timeout_s=self.timeout_s,
                 stop=self.stop,
-                ignore_eos=ignore_eos,
-                embed=embed,
+                ignore_eos=opts.ignore_eos,
+                embed=opts.embed,
+                top_logprobs=opts.top_logprobs,
             )
             for start in range(0, len(seeds), group)
         ]

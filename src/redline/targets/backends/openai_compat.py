@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
@@ -109,6 +110,33 @@ def _retry_after(response: httpx.Response) -> float | None:
     return min(max(delay, 0.0), _MAX_RETRY_AFTER_S)
 
 
+def _token_logprobs(data: Any) -> list[dict[str, Any]] | None:
+    """A choice's ``logprobs`` in :class:`Backend`'s form, from either API's shape: chat
+    (``content: [{token, logprob, top_logprobs: [{token, logprob}]}]``) or completions
+    (``tokens: [...]``, ``top_logprobs: [{token: logprob}]``); None if absent or unreadable
+    (the caller then goes without, as with a server that ignores the option)."""
+    if not isinstance(data, dict):
+        return None
+    try:
+        if isinstance(data.get("content"), list):
+            return [
+                {
+                    "token": str(item["token"]),
+                    "top": {str(t["token"]): float(t["logprob"]) for t in item["top_logprobs"]},
+                }
+                for item in data["content"]
+            ]
+        tokens, tops = data.get("tokens"), data.get("top_logprobs")
+        if isinstance(tokens, list) and isinstance(tops, list) and len(tokens) == len(tops):
+            return [
+                {"token": str(tok), "top": {str(k): float(v) for k, v in (top or {}).items()}}
+                for tok, top in zip(tokens, tops, strict=True)
+            ]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return None
+
+
 def _short(text: str, limit: int = 200) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -177,29 +205,28 @@ class OpenAICompatBackend:
         return render_transcript(conversation)
 
     def _payload(
-        self,
-        conversation: Sequence[Message],
-        n: int,
-        max_tokens: int,
-        temperature: float,
-        seed: int | None,
-        ignore_eos: bool,
+        self, conversation: Sequence[Message], n: int, opts: Generation
     ) -> tuple[str, dict[str, Any]]:
         payload: dict[str, Any] = {
             "model": self.model,
-            "max_tokens": max_tokens,
-            "temperature": temperature,
+            "max_tokens": opts.max_tokens,
+            "temperature": opts.temperature,
             "n": n,
         }
-        if seed is not None:
-            payload["seed"] = seed
-        if ignore_eos:
+        if opts.seed is not None:
+            payload["seed"] = opts.seed
+        if opts.ignore_eos:
             payload["ignore_eos"] = True  # a vLLM / llama.cpp extension; others ignore it
         if self.is_chat:
             payload["messages"] = [{"role": _ROLE[m.role], "content": m.text} for m in conversation]
+            if opts.top_logprobs:
+                payload["logprobs"] = True
+                payload["top_logprobs"] = opts.top_logprobs
             return "/chat/completions", payload
         payload["prompt"] = render_transcript(conversation)
         payload["stop"] = list(TRANSCRIPT_STOP)
+        if opts.top_logprobs:
+            payload["logprobs"] = opts.top_logprobs  # the completions API's form
         return "/completions", payload
 
     # -- HTTP with retries ---------------------------------------------------------------
@@ -299,21 +326,13 @@ class OpenAICompatBackend:
             raise wrong("'usage' must be an object of token counts", usage)
         return choices, usage
 
-    def _request(
-        self,
-        conversation: Sequence[Message],
-        n: int,
-        max_tokens: int,
-        temperature: float,
-        seed: int | None,
-        ignore_eos: bool,
-    ) -> list[Sample]:
+    def _request(self, conversation: Sequence[Message], n: int, opts: Generation) -> list[Sample]:
         """One request for ``n`` choices, shortening the conversation on overflow."""
         messages: list[Message] | None = list(conversation)
         dropped = 0
         while True:
             assert messages is not None
-            path, payload = self._payload(messages, n, max_tokens, temperature, seed, ignore_eos)
+            path, payload = self._payload(messages, n, opts)
             try:
                 data, elapsed = self._post(path, payload)
                 break
@@ -341,31 +360,28 @@ class OpenAICompatBackend:
                         "backend": "openai",
                         "model": self.model,
                         "finish_reason": choice.get("finish_reason"),
-                        "seed": seed,
+                        "seed": opts.seed,
                         "dropped_turns": dropped,
                     },
                 )
             )
+            if opts.top_logprobs:
+                logprobs = _token_logprobs(choice.get("logprobs"))
+                if logprobs is not None:
+                    samples[-1].meta["logprobs"] = logprobs
         return samples
 
     def _fan_out(
-        self,
-        conversation: Sequence[Message],
-        count: int,
-        max_tokens: int,
-        temperature: float,
-        seed: int | None,
-        ignore_eos: bool,
+        self, conversation: Sequence[Message], count: int, opts: Generation
     ) -> list[Sample]:
         """``count`` single-choice requests in parallel, each with its own seed."""
-        seeds = [None if seed is None else seed + i for i in range(count)]
+        each = [
+            replace(opts, seed=None if opts.seed is None else opts.seed + i) for i in range(count)
+        ]
         if count == 1:
-            return self._request(conversation, 1, max_tokens, temperature, seeds[0], ignore_eos)
+            return self._request(conversation, 1, each[0])
         with ThreadPoolExecutor(max_workers=min(count, self.max_concurrency)) as pool:
-            futures = [
-                pool.submit(self._request, conversation, 1, max_tokens, temperature, s, ignore_eos)
-                for s in seeds
-            ]
+            futures = [pool.submit(self._request, conversation, 1, o) for o in each]
             return [sample for f in futures for sample in f.result()]
 
     def generate(
@@ -374,8 +390,7 @@ class OpenAICompatBackend:
         """``n`` non-empty replies. ``embed`` is accepted for interface parity but a remote
         server exposes no hidden states, so samples carry no ``meta["embedding"]``."""
         opts = Generation(**options)
-        max_tokens, temperature, seed = opts.max_tokens, opts.temperature, opts.seed
-        ignore_eos = opts.ignore_eos
+        seed = opts.seed
         if n < 1:
             raise ValueError("n must be at least 1")
         if not conversation:
@@ -385,14 +400,11 @@ class OpenAICompatBackend:
         for round_ in range(2):
             missing = n - len(samples)
             round_seed = None if seed is None else seed + round_ * 1000 + len(samples)
+            this_round = replace(opts, seed=round_seed)
             if self._server_honours_n is False or missing == 1:
-                got = self._fan_out(
-                    conversation, missing, max_tokens, temperature, round_seed, ignore_eos
-                )
+                got = self._fan_out(conversation, missing, this_round)
             else:
-                got = self._request(
-                    conversation, missing, max_tokens, temperature, round_seed, ignore_eos
-                )
+                got = self._request(conversation, missing, this_round)
                 if self._server_honours_n is None and len(got) < missing:
                     self._server_honours_n = False
                 elif len(got) >= missing:
@@ -400,12 +412,7 @@ class OpenAICompatBackend:
                 if len(got) < missing:
                     more_seed = None if round_seed is None else round_seed + len(got)
                     got += self._fan_out(
-                        conversation,
-                        missing - len(got),
-                        max_tokens,
-                        temperature,
-                        more_seed,
-                        ignore_eos,
+                        conversation, missing - len(got), replace(opts, seed=more_seed)
                     )
             samples += [s for s in got if s.text]
             if len(samples) >= n:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import llama_cpp as llc
 import numpy as np
 
-from redline.errors import BackendTimeout
+from redline.errors import BackendError, BackendTimeout
 from redline.targets.backends.native import N_BATCH, NativeContext
 
 TOP_K = 40
@@ -41,6 +41,7 @@ class SamplingParams:
     stop: Sequence[str] = ()
     ignore_eos: bool = False
     embed: bool = False
+    top_logprobs: int = 0
 
 
 @dataclass
@@ -57,6 +58,8 @@ class SequenceResult:
     hidden: list[np.ndarray] = field(default_factory=list)  # state where token j was fed
     fed: int = 0  # how many of ``tokens`` have been fed to the model
     latency_s: float = 0.0
+    #: with ``top_logprobs``: per token, {"token": its text, "top": {text: log-probability}}
+    logprobs: list[dict[str, object]] = field(default_factory=list)
 
     @property
     def done(self) -> bool:
@@ -157,14 +160,37 @@ class Samplers:
         self.chains = []
 
 
+def top_logprobs(ctx: NativeContext, row: int, k: int) -> dict[str, float]:
+    """The ``k`` most likely next tokens after batch row ``row``, text -> log-probability
+    (pieces with the same text, such as byte fallbacks, are summed)."""
+    ptr = llc.llama_get_logits_ith(ctx.ptr, row)
+    if not ptr:
+        raise BackendError(f"internal: no logits for batch row {row}")
+    logits = np.ctypeslib.as_array(ptr, shape=(ctx.model.n_vocab,)).astype(np.float64)
+    peak = logits.max()
+    log_total = peak + np.log(np.exp(logits - peak).sum())
+    k = min(k, logits.size)
+    best = np.argpartition(-logits, k - 1)[:k]
+    out: dict[str, float] = {}
+    for tok in best[np.argsort(-logits[best])]:
+        text = ctx.model.piece(int(tok)).decode("utf-8", "replace")
+        lp = float(logits[tok] - log_total)
+        out[text] = float(np.logaddexp(out[text], lp)) if text in out else lp
+    return out
+
+
 def accept_token(
-    ctx: NativeContext, res: SequenceResult, token: int, params: SamplingParams
+    ctx: NativeContext, res: SequenceResult, token: int, params: SamplingParams, row: int
 ) -> None:
-    """Record a sampled token and decide whether its sequence is finished."""
+    """Record a token sampled from batch row ``row`` and decide whether its sequence is
+    finished (with ``top_logprobs``, also the row's most likely tokens)."""
     model = ctx.model
     if not params.ignore_eos and model.is_eog(token):
         res.finish_reason = "stop"
         return
+    if params.top_logprobs > 0:
+        piece = model.piece(token).decode("utf-8", "replace")
+        res.logprobs.append({"token": piece, "top": top_logprobs(ctx, row, params.top_logprobs)})
     res.offsets.append(len(res.data))
     res.tokens.append(token)
     res.data.extend(model.piece(token))
@@ -204,7 +230,7 @@ def sample_batch(
         for s in range(1, n + 1):
             ctx.seq_copy(0, s)
         for i, res in enumerate(results):
-            accept_token(ctx, res, samplers.sample(i, 0), params)
+            accept_token(ctx, res, samplers.sample(i, 0), params, 0)
         pos = len(prompt)
         ctx.set_embeddings(params.embed)
         while True:
@@ -232,7 +258,7 @@ def sample_batch(
                 if params.embed:
                     res.hidden.append(ctx.hidden(row))
                 if not res.done:
-                    accept_token(ctx, res, samplers.sample(i, row), params)
+                    accept_token(ctx, res, samplers.sample(i, row), params, row)
             pos += 1
     finally:
         samplers.close()
