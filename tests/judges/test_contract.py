@@ -53,6 +53,10 @@ def test_every_judge_declares_itself_and_judges_every_item(
         if "refusal" not in judge.info.measures:
             assert verdict.refusal is None
         assert Verdict.from_dict(verdict.to_dict()) == verdict
+    if name in REAL_MODEL:  # the expected rating: the model's probabilities reached the judge
+        harms = [v.harm for v in verdicts[:2] if v.status == "ok" and v.harm is not None]
+        assert harms and all(0.0 <= h <= 4.0 for h in harms)
+        assert any(h != round(h) for h in harms), harms
     # the same configuration is the same identity; building it again changes nothing
     assert load_judge(name, load_settings(data_dir=tmp_path)).identity == judge.identity
 
