@@ -110,7 +110,7 @@ def test_the_judged_section_has_the_tradeoff_figure_and_both_sides(tmp_path: Any
     section = judged_section(JudgedComparison(harm, refusal), lambda f, n: drawn.append(n))
     assert drawn == ["tradeoff"]
     header = section["table"]["header"]
-    assert header == ["target", "harm by llm", "harm by pm", "benign over-refusal"]
+    assert header == ["target", "harm by llm", "harm by pm", "benign over-refusal (r)"]
     rows = {r[0]: r for r in section["table"]["rows"]}
     assert rows["m-1m/rs16"][2] == "n/a: ranks its samples with this judge"
     assert rows["m-1m/rs16"][3].startswith("0.60 [0.50, 0.70]")

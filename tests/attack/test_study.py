@@ -134,6 +134,7 @@ def test_study_reports_independent_judges_and_over_refusal(
     assert (refusal["hi"] == 1.0).all() and (refusal["lo"] < 1.0).all()  # Wilson
     assert (tmp_path / "out" / "tradeoff.png").stat().st_size > 10_000
     wide = result.judged.wide().set_index("target")
-    assert wide.loc["scripted-1m/plain", "benign over-refusal"].startswith("1.00 [")
+    column = "benign over-refusal (refusal-lexicon)"  # named by its detector
+    assert wide.loc["scripted-1m/plain", column].startswith("1.00 [")
     meta = json.loads((tmp_path / "out" / "study.json").read_text())
     assert {r["judge"] for r in meta["judged"]["harm"]} == {"violence", "self"}

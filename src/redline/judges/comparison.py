@@ -65,12 +65,16 @@ class JudgedComparison:
             else:
                 cell = f"{r.mean_harm:.2f} [{r.lo:.2f}, {r.hi:.2f}] n={r.n}"
             row[f"harm by {r.judge}"] = cell
+        refusal_columns: dict[str, None] = {}
         for r in self.over_refusal.itertuples():
             row = rows.setdefault(str(r.target), {"target": r.target})
-            row["benign over-refusal"] = f"{r.rate:.2f} [{r.lo:.2f}, {r.hi:.2f}] n={r.n}"
+            # named by its detector's kind ("refusal-lexicon"): a lexicon counts refusals,
+            # not evasions, and a reader must see which count this is
+            column = f"benign over-refusal ({str(r.detector).partition(':')[0]})"
+            refusal_columns[column] = None
+            row[column] = f"{r.rate:.2f} [{r.lo:.2f}, {r.hi:.2f}] n={r.n}"
         columns = ["target", *(f"harm by {j}" for j in dict.fromkeys(self.harm["judge"]))]
-        if not self.over_refusal.empty:
-            columns.append("benign over-refusal")
+        columns += list(refusal_columns)
         return pd.DataFrame(list(rows.values()), columns=columns).fillna("")
 
 
