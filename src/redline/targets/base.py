@@ -72,6 +72,11 @@ class Generation:
     embed: bool = False
     top_logprobs: int = 0
 
+    def __post_init__(self) -> None:
+        # checked here, once, for every backend (a remote server would answer a 400)
+        if self.top_logprobs < 0:
+            raise ValueError(f"top_logprobs must be >= 0 (got {self.top_logprobs})")
+
 
 @runtime_checkable
 class Backend(Protocol):

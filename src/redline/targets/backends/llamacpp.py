@@ -293,8 +293,6 @@ class LlamaCppBackend:
         opts = Generation(**options)
         max_tokens, temperature, seed = opts.max_tokens, opts.temperature, opts.seed
         ignore_eos, embed = opts.ignore_eos, opts.embed
-        if opts.top_logprobs < 0:
-            raise ValueError(f"top_logprobs must be >= 0 (got {opts.top_logprobs})")
         started = time.monotonic()
         if n < 1 or max_tokens < 1:
             raise ValueError(f"n and max_tokens must be >= 1 (got n={n}, max={max_tokens})")
