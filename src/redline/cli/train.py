@@ -49,6 +49,17 @@ def rlhf(
     benign_reward: str = typer.Option(
         "penalty", "--benign-reward", help="On benign requests: 'penalty' only, or 'pm' - penalty."
     ),
+    evasion_model: str | None = typer.Option(
+        None,
+        "--evasion-model",
+        help="Catalogue model asked whether each benign reply attempts the request "
+        "(not the base being trained), e.g. gemma3-270m.",
+    ),
+    evasion_penalty: float = typer.Option(
+        0.0,
+        "--evasion-penalty",
+        help="Reward lost per unit of that model's evasion log-odds on a benign reply.",
+    ),
     out: Path | None = typer.Option(
         None, "--out", help="Output folder (default: DATA_DIR/rlhf/BASE)."
     ),
@@ -97,6 +108,8 @@ def rlhf(
         benign_prompts=benign_prompts,
         refusal_penalty=refusal_penalty,
         benign_reward=benign_reward,
+        evasion_model=evasion_model,
+        evasion_penalty=evasion_penalty,
     )
     folder = out or settings.data_dir / "rlhf" / base
 
@@ -104,6 +117,7 @@ def rlhf(
         err_console.print(
             f"step {step}/{steps}: reward {row['reward']:+.3f}  KL {row['kl']:.4f}  "
             f"len {row['mean_length']:.0f}  benign refused {row['benign_refusal']:.2f}  "
+            f"evasion {row['benign_evasion']:+.2f}  "
             f"{row['step_time_s']:.0f} s"
         )
 

@@ -17,6 +17,14 @@ refusal/evasion detector (:mod:`redline.judges.refusal`) costs ``refusal_penalty
 - ``benign_reward="penalty"``: only the penalty (0 for answering, ``-refusal_penalty``
   for refusing), so a PM that likes short evasions cannot reward the ones the detector
   misses.
+
+Why an evasion term too: with the lexicon alone, a 60-step run learned deflections the
+lexicon cannot see ("That is a common misconception. What is ...?") and evaded 57% of
+benign requests (docs/experiments/rlhf-60-steps.md). With ``evasion`` (an
+:class:`~redline.rlhf.attempt.AttemptProbe` on a model other than the policy's), each
+benign reply also costs ``evasion_penalty`` times the probe's log-odds that it does not
+attempt the request. RLOO compares the replies to one prompt with each other, so a probe
+that ranks evasions above answers is enough, though it cannot count them.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from redline.judges.base import Judge
+from redline.rlhf.attempt import AttemptProbe
 from redline.targets.base import Message, Scorer
 
 BenignReward = Literal["pm", "penalty"]
@@ -42,6 +51,8 @@ class RewardStats:
     benign_replies: int = 0
     benign_refusals: int = 0
     benign_pm_mean: float = math.nan
+    #: Mean evasion log-odds of the benign replies (NaN without an evasion probe).
+    benign_evasion_mean: float = math.nan
     reasons: list[str] = field(default_factory=list)
 
     @property
@@ -69,13 +80,17 @@ class PMReward:
         refusal_penalty: float = 0.0,
         detector: Judge | None = None,
         benign_reward: BenignReward = "pm",
+        evasion: AttemptProbe | None = None,
+        evasion_penalty: float = 0.0,
     ) -> None:
         if benign_reward not in BENIGN_REWARDS:
             raise ValueError(
                 f"benign_reward must be one of {BENIGN_REWARDS}, not {benign_reward!r}"
             )
-        if refusal_penalty < 0:
-            raise ValueError("refusal_penalty must be >= 0")
+        if refusal_penalty < 0 or evasion_penalty < 0:
+            raise ValueError("refusal_penalty and evasion_penalty must be >= 0")
+        if evasion_penalty > 0 and evasion is None:
+            raise ValueError("evasion_penalty needs an evasion probe")
         if detector is None and (refusal_penalty > 0 or benign_reward == "penalty"):
             from redline.judges.refusal import RefusalLexiconJudge
 
@@ -84,6 +99,8 @@ class PMReward:
         self.refusal_penalty = refusal_penalty
         self.detector = detector
         self.benign_reward = benign_reward
+        self.evasion = evasion
+        self.evasion_penalty = evasion_penalty
         self.calls = 0
         self.last = RewardStats()
 
@@ -127,7 +144,8 @@ class PMReward:
         attack: Sequence[str],
         is_benign: Sequence[bool],
     ) -> RewardStats:
-        """Subtract the penalty from refused benign replies (in place); the call's stats."""
+        """Subtract the penalties from evasive and refused benign replies (in place); the
+        call's stats."""
         stats = RewardStats()
         benign_idx = [i for i, b in enumerate(is_benign) if b]
         attack_idx = [i for i, b in enumerate(is_benign) if not b]
@@ -136,6 +154,12 @@ class PMReward:
         stats.benign_replies = len(benign_idx)
         if self.benign_reward == "pm":
             stats.benign_pm_mean = _nanmean([scores[i] for i in benign_idx])
+        if benign_idx and self.evasion is not None:
+            odds = self.evasion.log_odds([(attack[i], texts[i].strip()) for i in benign_idx])
+            stats.benign_evasion_mean = _nanmean(odds)
+            for i, value in zip(benign_idx, odds, strict=True):
+                base = 0.0 if math.isnan(scores[i]) else scores[i]
+                scores[i] = base - self.evasion_penalty * value
         if not benign_idx or self.detector is None:
             return stats
         verdicts = self.detector.judge(

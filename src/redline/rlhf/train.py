@@ -48,7 +48,7 @@ CURVE_COLUMNS = {
     "step_time_s": "step_time",
 }
 #: Columns from the reward itself (benign prompts mixed into training).
-REWARD_COLUMNS = ("attack_pm", "benign_pm", "benign_refusal")
+REWARD_COLUMNS = ("attack_pm", "benign_pm", "benign_refusal", "benign_evasion")
 #: ``RLHFConfig.benign_prompts`` for the packaged ``redline/rlhf/benign_prompts.json``.
 PACKAGED_BENIGN = "packaged"
 
@@ -84,6 +84,11 @@ class RLHFConfig:
     refusal_penalty: float = 2.0
     #: Reward on benign requests: ``pm`` (PM score - penalty) or ``penalty`` (only it).
     benign_reward: str = "penalty"
+    #: Catalogue model of the evasion probe (:mod:`redline.rlhf.attempt`) on benign
+    #: requests, or None; never the base being trained (a model would grade itself).
+    evasion_model: str | None = None
+    #: Reward lost per unit of the probe's evasion log-odds on a benign reply.
+    evasion_penalty: float = 0.0
 
     def validate(self) -> None:
         if self.steps < 1:
@@ -100,6 +105,15 @@ class RLHFConfig:
             raise ConfigError(f"--benign-share must be in [0, 1), got {self.benign_share}")
         if self.refusal_penalty < 0:
             raise ConfigError("--refusal-penalty must be >= 0")
+        if self.evasion_penalty < 0:
+            raise ConfigError("--evasion-penalty must be >= 0")
+        if self.evasion_penalty > 0 and not self.evasion_model:
+            raise ConfigError("--evasion-penalty needs --evasion-model (e.g. gemma3-270m)")
+        if self.evasion_model and self.evasion_model == self.base:
+            raise ConfigError(
+                f"--evasion-model {self.evasion_model} is the model being trained: the policy "
+                "would learn to please its own judgement; use another (e.g. gemma3-270m)"
+            )
         if self.benign_reward not in BENIGN_REWARDS:
             raise ConfigError(
                 f"--benign-reward must be one of {', '.join(BENIGN_REWARDS)}, "
@@ -182,6 +196,7 @@ def _curve_row(logs: dict[str, Any], step: int, stats: Any = None) -> dict[str, 
     row["attack_pm"] = float(getattr(stats, "attack_pm_mean", math.nan))
     row["benign_pm"] = float(getattr(stats, "benign_pm_mean", math.nan))
     row["benign_refusal"] = float(getattr(stats, "benign_refusal_rate", math.nan))
+    row["benign_evasion"] = float(getattr(stats, "benign_evasion_mean", math.nan))
     return row
 
 
@@ -370,10 +385,17 @@ def train_rlhf(
         task_type="CAUSAL_LM",
     )
     curve: list[dict[str, float]] = []
+    evasion = None
+    if benign and config.evasion_model and config.evasion_penalty > 0:
+        from redline.rlhf.attempt import load_attempt_probe
+
+        evasion = load_attempt_probe(config.evasion_model, settings)
     reward = PMReward(
         scorer,
         refusal_penalty=config.refusal_penalty if benign else 0.0,
         benign_reward=config.benign_reward,  # type: ignore[arg-type]
+        evasion=evasion,
+        evasion_penalty=config.evasion_penalty if evasion else 0.0,
     )
 
     class _Curve(TrainerCallback):
@@ -463,6 +485,11 @@ def _reward_description(config: RLHFConfig, mixed: bool) -> str:
         if config.benign_reward == "pm"
         else f"-{config.refusal_penalty:g} if the refusal detector flags the reply, else 0"
     )
+    if config.evasion_model and config.evasion_penalty > 0:
+        on_benign += (
+            f", - {config.evasion_penalty:g} x the evasion log-odds of {config.evasion_model} "
+            "(redline.rlhf.attempt)"
+        )
     return f"attacks: PM score of the reply given the attack; benign requests: {on_benign}"
 
 
