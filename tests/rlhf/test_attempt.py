@@ -129,3 +129,23 @@ def test_real_gemma_probe_ranks_a_deflection_above_an_answer() -> None:
     )
     assert math.isfinite(answer) and math.isfinite(evasion)
     assert evasion > answer
+
+
+def test_curve_keeps_the_evasion_column_and_draws_its_panel(tmp_path: Any) -> None:
+    from redline.rlhf.train import write_curve
+
+    rows = [
+        {
+            "step": float(s),
+            "reward": 0.1 * s,
+            "kl": 0.01 * s,
+            "benign_refusal": 0.0,
+            "benign_evasion": -1.0 + 0.1 * s,
+        }
+        for s in range(1, 4)
+    ]
+    write_curve(rows, tmp_path / "c.csv", tmp_path / "c.png")
+    header, *lines = (tmp_path / "c.csv").read_text().splitlines()
+    column = header.split(",").index("benign_evasion")
+    assert [float(line.split(",")[column]) for line in lines] == pytest.approx([-0.9, -0.8, -0.7])
+    assert (tmp_path / "c.png").stat().st_size > 1000

@@ -202,8 +202,8 @@ def _curve_row(logs: dict[str, Any], step: int, stats: Any = None) -> dict[str, 
 
 def write_curve(curve: Sequence[dict[str, float]], csv_path: Path, png_path: Path) -> None:
     """The training curve as data (CSV) and a figure: mean reward (and the PM's score on
-    attacks) and KL per step, and the share of benign replies refused where any were
-    sampled."""
+    attacks) and KL per step, the share of benign replies refused where any were sampled,
+    and their mean evasion log-odds where the reward has an evasion term."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -218,7 +218,9 @@ def write_curve(curve: Sequence[dict[str, float]], csv_path: Path, png_path: Pat
     steps = [r["step"] for r in curve]
     benign = [(r["step"], r.get("benign_refusal", math.nan)) for r in curve]
     benign = [(s, v) for s, v in benign if not math.isnan(v)]
-    panels = 3 if benign else 2
+    evasion = [(r["step"], r.get("benign_evasion", math.nan)) for r in curve]
+    evasion = [(s, v) for s, v in evasion if not math.isnan(v)]
+    panels = 2 + bool(benign) + bool(evasion)
     fig, axes = plt.subplots(1, panels, figsize=(4.5 * panels, 3.2))
     ax1, ax2 = axes[0], axes[1]
     reward = [r["reward"] for r in curve]
@@ -240,6 +242,12 @@ def write_curve(curve: Sequence[dict[str, float]], csv_path: Path, png_path: Pat
         ax3.plot([s for s, _ in benign], [v for _, v in benign], "o-", color="#8e44ad")
         ax3.set(xlabel="step", ylabel="share flagged", ylim=(-0.05, 1.05))
         ax3.set_title("benign replies refused (detector)")
+    if evasion:
+        ax4 = axes[-1]
+        ax4.plot([s for s, _ in evasion], [v for _, v in evasion], color="#d35400")
+        ax4.axhline(0.0, color="#999", lw=0.6)
+        ax4.set(xlabel="step", ylabel="log-odds (no attempt)")
+        ax4.set_title("benign replies: evasion probe")
     fig.tight_layout()
     fig.savefig(png_path, dpi=110)
     plt.close(fig)
