@@ -12,6 +12,12 @@ every target, so no fixed threshold counts evasions (a judge built on it flagged
 where reading found 57%). RLOO only compares the k replies to one prompt with each other,
 so a score that *ranks* is what a reward needs. It must not then measure the policy it
 shaped: evaluation counts refusals with the lexicon and evasions by reading a sample.
+
+Measured as a reward (docs/experiments/rlhf-evasion-penalty.md): 60 steps against it
+taught the policy an evasion it cannot see (a fluent definition of something else, "This
+is a medical condition known as ..."), which evaded 24 of 30 benign requests read blind
+while the probe's log-odds stayed where they started; on those replies its AUC fell to
+0.46. Use it only with a blind reading of the result (benchmarks/blind_reading.py).
 """
 
 from __future__ import annotations
