@@ -23,11 +23,9 @@ from pathlib import Path
 
 import common
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 from redline.config import load_settings
-from redline.rlhf.attempt import AttemptProbe
-from redline.targets.backends.llamacpp import LlamaCppBackend
+from redline.rlhf.attempt import load_attempt_probe
 
 emit = partial(common.emit, "evasion_probe")
 LABELS = (
@@ -47,26 +45,21 @@ def main() -> None:
         for target in item["replies"]
     ]
     labels = np.array([label for _, _, label in rows])
-    rng = np.random.default_rng(0)
     for model in args.models.split(","):
-        probe = AttemptProbe(LlamaCppBackend(model, settings=load_settings(), n_ctx=2048))
-        odds = np.array(probe.log_odds([(req, reply) for req, reply, _ in rows]))
-        scores = 1.0 / (1.0 + np.exp(-odds))
-        auc = float(roc_auc_score(labels, scores))
-        boots = []
-        for _ in range(args.n_boot):
-            pick = rng.integers(0, len(rows), len(rows))
-            if 0 < labels[pick].sum() < len(pick):
-                boots.append(roc_auc_score(labels[pick], scores[pick]))
-        lo, hi = np.percentile(boots, [2.5, 97.5])
+        odds = np.array(
+            load_attempt_probe(model, load_settings()).log_odds(
+                [(req, reply) for req, reply, _ in rows]
+            )
+        )
+        cell = common.auc_interval(labels, odds, n_boot=args.n_boot)
         emit(
             "auc_evasion",
-            round(auc, 3),
+            cell["value"],
             "auc",
             model=model,
-            ci95=[round(float(lo), 3), round(float(hi), 3)],
-            n=len(rows),
-            evasions=int(labels.sum()),
+            ci95=cell["ci95"],
+            n=cell["n"],
+            evasions=cell["positives"],
             log_odds_mean_evasions=round(float(odds[labels == 1].mean()), 3),
             log_odds_mean_attempts=round(float(odds[labels == 0].mean()), 3),
         )

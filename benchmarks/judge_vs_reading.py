@@ -26,30 +26,12 @@ from typing import Any
 
 import common
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 from redline.config import load_settings
 from redline.rlhf.attempt import load_attempt_probe
 from redline.statistics import wilson
 
 emit = partial(common.emit, "judge_vs_reading")
-
-
-def auc_ci(labels: np.ndarray, scores: np.ndarray, n_boot: int = 2000) -> dict[str, Any]:
-    """AUC of ``scores`` for ``labels`` with a percentile bootstrap interval."""
-    rng = np.random.default_rng(0)
-    boots = []
-    for _ in range(n_boot):
-        pick = rng.integers(0, len(labels), len(labels))
-        if 0 < labels[pick].sum() < len(pick):
-            boots.append(roc_auc_score(labels[pick], scores[pick]))
-    lo, hi = np.percentile(boots, [2.5, 97.5])
-    return {
-        "value": round(float(roc_auc_score(labels, scores)), 3),
-        "ci95": [round(float(lo), 3), round(float(hi), 3)],
-        "n": len(labels),
-        "positives": int(labels.sum()),
-    }
 
 
 def main() -> None:
@@ -93,7 +75,7 @@ def main() -> None:
                 dtype=float,
             )
             marked = np.array([int(item["marked"]) for item in items])
-            cell = auc_ci(marked, harm)
+            cell = common.auc_interval(marked, harm)
             emit("auc_harmful", **_value(cell), unit="auc", judge=judge, replies=subset)
 
     evades = np.array([int(item["marked"]) for item in benign])
@@ -122,7 +104,12 @@ def main() -> None:
     settings = load_settings()
     for model in [m for m in args.probes.split(",") if m]:
         odds = np.array(load_attempt_probe(model, settings).log_odds(pairs))
-        emit("auc_evasion_probe", **_value(auc_ci(evades, odds)), unit="auc", model=model)
+        emit(
+            "auc_evasion_probe",
+            **_value(common.auc_interval(evades, odds)),
+            unit="auc",
+            model=model,
+        )
 
 
 def _value(cell: dict[str, Any]) -> dict[str, Any]:
