@@ -257,10 +257,18 @@ def test_training_refuses_benign_prompts_from_the_evaluation_set(tmp_path: Path)
 
 
 def test_load_benign_prompts_reads_a_file_or_the_packaged_list(tmp_path: Path) -> None:
-    assert load_benign_prompts("packaged") == benign_prompts()
+    assert load_benign_prompts("packaged") == dict.fromkeys(benign_prompts())
     path = tmp_path / "b.json"
     path.write_text(json.dumps({"prompts": ["How do I fold a shirt?"]}))
-    assert load_benign_prompts(str(path)) == ["How do I fold a shirt?"]
+    assert load_benign_prompts(str(path)) == {"How do I fold a shirt?": None}
+    path.write_text(json.dumps({"items": [{"prompt": "2+2?", "helpful": "4.", "refusal": "No."}]}))
+    assert load_benign_prompts(str(path)) == {"2+2?": "4."}
+    pairs = load_benign_prompts("pairs")
+    assert len(pairs) == 189 and all(pairs.values())
+    assert pairs["What's 15% of 80?"] == "12."
+    path.write_text(json.dumps({"items": [{"prompt": "2+2?"}]}))
+    with pytest.raises(ConfigError, match="helpful"):
+        load_benign_prompts(str(path))
     path.write_text("[1, 2]")
     with pytest.raises(ConfigError, match="prompts"):
         load_benign_prompts(str(path))

@@ -41,7 +41,8 @@ def rlhf(
     benign_prompts: str = typer.Option(
         "packaged",
         "--benign-prompts",
-        help="'packaged' (redline/rlhf/benign_prompts.json) or a JSON file with 'prompts'.",
+        help="'packaged' (redline/rlhf/benign_prompts.json), 'pairs' (requests with reference "
+        "answers) or a JSON file with 'prompts' or 'items' of 'prompt' and 'helpful'.",
     ),
     refusal_penalty: float = typer.Option(
         2.0, "--refusal-penalty", help="Reward lost when a benign request is refused."
@@ -59,6 +60,12 @@ def rlhf(
         0.0,
         "--evasion-penalty",
         help="Reward lost per unit of that model's evasion log-odds on a benign reply.",
+    ),
+    content_weight: float = typer.Option(
+        0.0,
+        "--content-weight",
+        help="Reward per unit of reference coverage on a benign reply (needs "
+        "--benign-prompts pairs).",
     ),
     out: Path | None = typer.Option(
         None, "--out", help="Output folder (default: DATA_DIR/rlhf/BASE)."
@@ -110,6 +117,7 @@ def rlhf(
         benign_reward=benign_reward,
         evasion_model=evasion_model,
         evasion_penalty=evasion_penalty,
+        content_weight=content_weight,
     )
     folder = out or settings.data_dir / "rlhf" / base
 
@@ -117,7 +125,7 @@ def rlhf(
         err_console.print(
             f"step {step}/{steps}: reward {row['reward']:+.3f}  KL {row['kl']:.4f}  "
             f"len {row['mean_length']:.0f}  benign refused {row['benign_refusal']:.2f}  "
-            f"evasion {row['benign_evasion']:+.2f}  "
+            f"evasion {row['benign_evasion']:+.2f}  content {row['benign_content']:.2f}  "
             f"{row['step_time_s']:.0f} s"
         )
 

@@ -25,6 +25,13 @@ benign requests (docs/experiments/rlhf-60-steps.md). With ``evasion`` (an
 benign reply also costs ``evasion_penalty`` times the probe's log-odds that it does not
 attempt the request. RLOO compares the replies to one prompt with each other, so a probe
 that ranks evasions above answers is enough, though it cannot count them.
+
+Why a content term: the policy then learned an evasion the probe cannot see (a fluent
+definition of something else; docs/experiments/rlhf-evasion-penalty.md). With ``content``
+(a :class:`~redline.rlhf.content.ReferenceContent` over benign requests that each have a
+written answer), each benign reply *earns* ``content_weight`` times the share of its
+reference answer's content words it uses: a reward for saying what an answer says, which
+neither a deflection nor a change of subject can collect.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from typing import Any, Literal
 
 from redline.judges.base import Judge
 from redline.rlhf.attempt import AttemptProbe
+from redline.rlhf.content import ReferenceContent
 from redline.targets.base import Message, Scorer
 
 BenignReward = Literal["pm", "penalty"]
@@ -53,6 +61,8 @@ class RewardStats:
     benign_pm_mean: float = math.nan
     #: Mean evasion log-odds of the benign replies (NaN without an evasion probe).
     benign_evasion_mean: float = math.nan
+    #: Mean reference coverage of the benign replies (NaN without a content term).
+    benign_content_mean: float = math.nan
     reasons: list[str] = field(default_factory=list)
 
     @property
@@ -82,15 +92,19 @@ class PMReward:
         benign_reward: BenignReward = "pm",
         evasion: AttemptProbe | None = None,
         evasion_penalty: float = 0.0,
+        content: ReferenceContent | None = None,
+        content_weight: float = 0.0,
     ) -> None:
         if benign_reward not in BENIGN_REWARDS:
             raise ValueError(
                 f"benign_reward must be one of {BENIGN_REWARDS}, not {benign_reward!r}"
             )
-        if refusal_penalty < 0 or evasion_penalty < 0:
-            raise ValueError("refusal_penalty and evasion_penalty must be >= 0")
+        if refusal_penalty < 0 or evasion_penalty < 0 or content_weight < 0:
+            raise ValueError("refusal_penalty, evasion_penalty and content_weight must be >= 0")
         if evasion_penalty > 0 and evasion is None:
             raise ValueError("evasion_penalty needs an evasion probe")
+        if content_weight > 0 and content is None:
+            raise ValueError("content_weight needs reference answers (content)")
         if detector is None and (refusal_penalty > 0 or benign_reward == "penalty"):
             from redline.judges.refusal import RefusalLexiconJudge
 
@@ -101,6 +115,8 @@ class PMReward:
         self.benign_reward = benign_reward
         self.evasion = evasion
         self.evasion_penalty = evasion_penalty
+        self.content = content
+        self.content_weight = content_weight
         self.calls = 0
         self.last = RewardStats()
 
@@ -144,8 +160,8 @@ class PMReward:
         attack: Sequence[str],
         is_benign: Sequence[bool],
     ) -> RewardStats:
-        """Subtract the penalties from evasive and refused benign replies (in place); the
-        call's stats."""
+        """Add the content reward to benign replies and subtract the penalties from evasive
+        and refused ones (in place); the call's stats."""
         stats = RewardStats()
         benign_idx = [i for i, b in enumerate(is_benign) if b]
         attack_idx = [i for i, b in enumerate(is_benign) if not b]
@@ -160,6 +176,12 @@ class PMReward:
             for i, value in zip(benign_idx, odds, strict=True):
                 base = 0.0 if math.isnan(scores[i]) else scores[i]
                 scores[i] = base - self.evasion_penalty * value
+        if benign_idx and self.content is not None:
+            shares = self.content.scores([(attack[i], texts[i]) for i in benign_idx])
+            stats.benign_content_mean = _nanmean(shares)
+            for i, share in zip(benign_idx, shares, strict=True):
+                base = 0.0 if math.isnan(scores[i]) else scores[i]
+                scores[i] = base + self.content_weight * share
         if not benign_idx or self.detector is None:
             return stats
         verdicts = self.detector.judge(

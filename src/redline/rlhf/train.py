@@ -21,7 +21,7 @@ import math
 import platform
 import resource
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,9 +48,18 @@ CURVE_COLUMNS = {
     "step_time_s": "step_time",
 }
 #: Columns from the reward itself (benign prompts mixed into training).
-REWARD_COLUMNS = ("attack_pm", "benign_pm", "benign_refusal", "benign_evasion")
+REWARD_COLUMNS = ("attack_pm", "benign_pm", "benign_refusal", "benign_evasion", "benign_content")
+#: Panels of the curve figure for the benign-request columns: (column, title, y label, colour).
+BENIGN_PANELS = (
+    ("benign_refusal", "benign replies refused (detector)", "share flagged", "#8e44ad"),
+    ("benign_evasion", "benign replies: evasion probe", "log-odds (no attempt)", "#d35400"),
+    ("benign_content", "benign replies: reference coverage", "share of content words", "#16a085"),
+)
 #: ``RLHFConfig.benign_prompts`` for the packaged ``redline/rlhf/benign_prompts.json``.
 PACKAGED_BENIGN = "packaged"
+#: ``RLHFConfig.benign_prompts`` for the packaged counter-bias pairs
+#: (``redline/harmlessness/data/benign_pairs.json``): requests with reference answers.
+PACKAGED_PAIRS = "pairs"
 
 
 @dataclass
@@ -77,8 +86,10 @@ class RLHFConfig:
     #: Share of training prompts that are benign requests (``benign_prompts``): the
     #: policy must keep answering them while it learns to refuse attacks. 0 = attacks only.
     benign_share: float = 0.5
-    #: ``packaged`` (``redline/rlhf/benign_prompts.json``) or a JSON file with a
-    #: ``prompts`` list; never the evaluation set ``redline/judges/data/benign.json``.
+    #: ``packaged`` (``redline/rlhf/benign_prompts.json``), ``pairs`` (the PM's counter-bias
+    #: pairs: requests with reference answers) or a JSON file with a ``prompts`` list or
+    #: ``items`` of ``prompt``/``helpful``; never the evaluation set
+    #: ``redline/judges/data/benign.json``.
     benign_prompts: str = PACKAGED_BENIGN
     #: Reward subtracted when the refusal detector flags a reply to a benign request.
     refusal_penalty: float = 2.0
@@ -89,6 +100,9 @@ class RLHFConfig:
     evasion_model: str | None = None
     #: Reward lost per unit of the probe's evasion log-odds on a benign reply.
     evasion_penalty: float = 0.0
+    #: Reward per unit of reference coverage (:mod:`redline.rlhf.content`) on a benign
+    #: reply; needs benign prompts with reference answers.
+    content_weight: float = 0.0
 
     def validate(self) -> None:
         if self.steps < 1:
@@ -107,6 +121,14 @@ class RLHFConfig:
             raise ConfigError("--refusal-penalty must be >= 0")
         if self.evasion_penalty < 0:
             raise ConfigError("--evasion-penalty must be >= 0")
+        if self.content_weight < 0:
+            raise ConfigError("--content-weight must be >= 0")
+        if self.content_weight > 0 and self.benign_prompts == PACKAGED_BENIGN:
+            raise ConfigError(
+                "--content-weight needs benign prompts with reference answers: "
+                f"--benign-prompts {PACKAGED_PAIRS} (or a JSON file with 'items' of "
+                "'prompt' and 'helpful')"
+            )
         if self.evasion_penalty > 0 and not self.evasion_model:
             raise ConfigError("--evasion-penalty needs --evasion-model (e.g. gemma3-270m)")
         if self.evasion_model and self.evasion_model == self.base:
@@ -151,16 +173,27 @@ def load_pm(spec: str, settings: Settings) -> tuple[Scorer, str]:
     return scorer, str(scorer.identity)
 
 
-def load_benign_prompts(spec: str) -> list[str]:
-    """``packaged`` or a JSON file with a ``prompts`` list of benign requests."""
+def load_benign_prompts(spec: str) -> dict[str, str | None]:
+    """Benign requests, each with its reference answer where the source has one:
+    ``packaged`` (no answers), ``pairs`` (the packaged counter-bias pairs) or a JSON file
+    with a ``prompts`` list or ``items`` of ``{"prompt", "helpful"}``."""
     if spec == PACKAGED_BENIGN:
-        return benign_prompts()
+        return dict.fromkeys(benign_prompts())
+    if spec == PACKAGED_PAIRS:
+        from redline.harmlessness.pairs import load_counter_pairs
+
+        return {p.context[-1].text: p.chosen for p in load_counter_pairs().pairs}
     path = Path(spec)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return [str(p) for p in data["prompts"]]
+        if "items" in data:
+            return {str(i["prompt"]): str(i["helpful"]) for i in data["items"]}
+        return dict.fromkeys(str(p) for p in data["prompts"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"benign prompts {spec}: not a JSON file with a 'prompts' list") from exc
+        raise ConfigError(
+            f"benign prompts {spec}: not a JSON file with a 'prompts' list or 'items' of "
+            "'prompt' and 'helpful'"
+        ) from exc
 
 
 def mix_prompts(
@@ -197,13 +230,14 @@ def _curve_row(logs: dict[str, Any], step: int, stats: Any = None) -> dict[str, 
     row["benign_pm"] = float(getattr(stats, "benign_pm_mean", math.nan))
     row["benign_refusal"] = float(getattr(stats, "benign_refusal_rate", math.nan))
     row["benign_evasion"] = float(getattr(stats, "benign_evasion_mean", math.nan))
+    row["benign_content"] = float(getattr(stats, "benign_content_mean", math.nan))
     return row
 
 
 def write_curve(curve: Sequence[dict[str, float]], csv_path: Path, png_path: Path) -> None:
     """The training curve as data (CSV) and a figure: mean reward (and the PM's score on
-    attacks) and KL per step, the share of benign replies refused where any were sampled,
-    and their mean evasion log-odds where the reward has an evasion term."""
+    attacks) and KL per step, then one panel for each benign-request signal the run
+    recorded (share refused by the detector, evasion log-odds, reference coverage)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -216,11 +250,13 @@ def write_curve(curve: Sequence[dict[str, float]], csv_path: Path, png_path: Pat
     csv_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     steps = [r["step"] for r in curve]
-    benign = [(r["step"], r.get("benign_refusal", math.nan)) for r in curve]
-    benign = [(s, v) for s, v in benign if not math.isnan(v)]
-    evasion = [(r["step"], r.get("benign_evasion", math.nan)) for r in curve]
-    evasion = [(s, v) for s, v in evasion if not math.isnan(v)]
-    panels = 2 + bool(benign) + bool(evasion)
+    extra = []
+    for column, title, ylabel, color in BENIGN_PANELS:
+        points = [(r["step"], r.get(column, math.nan)) for r in curve]
+        points = [(s, v) for s, v in points if not math.isnan(v)]
+        if points:
+            extra.append((points, title, ylabel, color))
+    panels = 2 + len(extra)
     fig, axes = plt.subplots(1, panels, figsize=(4.5 * panels, 3.2))
     ax1, ax2 = axes[0], axes[1]
     reward = [r["reward"] for r in curve]
@@ -231,23 +267,15 @@ def write_curve(curve: Sequence[dict[str, float]], csv_path: Path, png_path: Pat
         smooth = [sum(c) / len(c) for c in chunks]
         ax1.plot(steps, smooth, color="#c0392b", lw=1.6, label=f"mean of {window}")
     attack_pm = [r.get("attack_pm", math.nan) for r in curve]
-    if any(not math.isnan(v) for v in attack_pm) and benign:
+    if any(not math.isnan(v) for v in attack_pm) and extra:
         ax1.plot(steps, attack_pm, color="#27ae60", lw=0.8, ls="--", label="PM on attacks")
     ax1.set(xlabel="step", ylabel="mean reward", title="reward (PM score, - refusal penalty)")
     ax1.legend(fontsize=8)
     ax2.plot(steps, [r["kl"] for r in curve], color="#2c7fb8")
     ax2.set(xlabel="step", ylabel="KL to base (nats / token)", title="KL penalty term")
-    if benign:
-        ax3 = axes[2]
-        ax3.plot([s for s, _ in benign], [v for _, v in benign], "o-", color="#8e44ad")
-        ax3.set(xlabel="step", ylabel="share flagged", ylim=(-0.05, 1.05))
-        ax3.set_title("benign replies refused (detector)")
-    if evasion:
-        ax4 = axes[-1]
-        ax4.plot([s for s, _ in evasion], [v for _, v in evasion], color="#d35400")
-        ax4.axhline(0.0, color="#999", lw=0.6)
-        ax4.set(xlabel="step", ylabel="log-odds (no attempt)")
-        ax4.set_title("benign replies: evasion probe")
+    for ax, (points, title, ylabel, color) in zip(axes[2:], extra, strict=True):
+        ax.plot([s for s, _ in points], [v for _, v in points], "o-", ms=2, color=color)
+        ax.set(xlabel="step", ylabel=ylabel, title=title)
     fig.tight_layout()
     fig.savefig(png_path, dpi=110)
     plt.close(fig)
@@ -295,15 +323,16 @@ def train_rlhf(
     *,
     scorer: Scorer | None = None,
     attacks: Sequence[str] | None = None,
-    benign: Sequence[str] | None = None,
+    benign: Sequence[str] | Mapping[str, str | None] | None = None,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
 ) -> RLHFResult:
     """Train, export and check an adapter; write it with its curve into ``out_dir``.
 
-    ``scorer``, ``attacks`` and ``benign`` let tests pass a stand-in PM or a handful of
-    prompts; by default the PM is ``config.pm``, the attacks are the training split of
-    ``config.prompts`` (the held-out split is never seen) and the benign requests are
-    ``config.benign_prompts``, mixed in as ``config.benign_share`` of the rows.
+    ``scorer``, ``attacks`` and ``benign`` (requests, or requests to reference answers)
+    let tests pass a stand-in PM or a handful of prompts; by default the PM is
+    ``config.pm``, the attacks are the training split of ``config.prompts`` (the held-out
+    split is never seen) and the benign requests are ``config.benign_prompts``, mixed in as
+    ``config.benign_share`` of the rows.
     """
     config.validate()
     started = time.monotonic()
@@ -314,7 +343,10 @@ def train_rlhf(
     if not attacks:
         raise ConfigError("no training prompts")
     if benign is None:
-        benign = load_benign_prompts(config.benign_prompts) if config.benign_share > 0 else []
+        benign = load_benign_prompts(config.benign_prompts) if config.benign_share > 0 else {}
+    references = (
+        {k: v for k, v in benign.items() if v is not None} if isinstance(benign, Mapping) else {}
+    )
     benign = list(benign)
     _check_disjoint_from_evaluation(benign)
     rows = mix_prompts(attacks, benign, config.benign_share, config.seed)
@@ -326,6 +358,7 @@ def train_rlhf(
 
     from datasets import Dataset
     from redline.harmlessness.provenance import trained_on
+    from redline.rlhf.content import ReferenceContent
     from redline.rlhf.gguf_lora import export_gguf_lora
     from redline.rlhf.policy import load_policy, render_prompts
     from redline.rlhf.reward import PMReward
@@ -404,6 +437,8 @@ def train_rlhf(
         benign_reward=config.benign_reward,  # type: ignore[arg-type]
         evasion=evasion,
         evasion_penalty=config.evasion_penalty if evasion else 0.0,
+        content=ReferenceContent(references) if benign and config.content_weight > 0 else None,
+        content_weight=config.content_weight if benign else 0.0,
     )
 
     class _Curve(TrainerCallback):
@@ -497,6 +532,11 @@ def _reward_description(config: RLHFConfig, mixed: bool) -> str:
         on_benign += (
             f", - {config.evasion_penalty:g} x the evasion log-odds of {config.evasion_model} "
             "(redline.rlhf.attempt)"
+        )
+    if config.content_weight > 0:
+        on_benign += (
+            f", + {config.content_weight:g} x the share of the reference answer's content words "
+            "the reply uses (redline.rlhf.content)"
         )
     return f"attacks: PM score of the reply given the attack; benign requests: {on_benign}"
 
