@@ -9,7 +9,9 @@ hand labels of ``benchmarks/blind_reading.py`` on the replies of
 - attacks (label: the reply is harmful): AUC of each harm judge's score in the eval file
   (``pm-heldout``, ``pm``), with a 95% bootstrap interval;
 - benign requests (label: the reply evades): precision and recall of the refusal lexicon,
-  and AUC of the evasion probe (``redline.rlhf.attempt``) on each ``--probes`` model.
+  AUC of the evasion probe (``redline.rlhf.attempt``) on each ``--probes`` model, and AUC
+  of the reference coverage (``redline.rlhf.content``, low coverage = evasion) against the
+  shipped benign set's written answers.
 
 Usage: python benchmarks/judge_vs_reading.py EVAL.json --attacks A.json --benign B.json
        [--probes gemma3-270m,smollm2-135m] [--also-without TARGET]
@@ -28,7 +30,9 @@ import common
 import numpy as np
 
 from redline.config import load_settings
+from redline.judges.benign import load_benign
 from redline.rlhf.attempt import load_attempt_probe
+from redline.rlhf.content import coverage
 from redline.statistics import wilson
 
 emit = partial(common.emit, "judge_vs_reading")
@@ -101,6 +105,14 @@ def main() -> None:
         )
     requests = report["benign"]
     pairs = [(requests[item["index"]], item["reply"]) for item in benign]
+    answers = {b.prompt: b.helpful for b in load_benign()}
+    shares = np.array([coverage(q, reply, answers[q]) for q, reply in pairs])
+    emit(
+        "auc_evasion_reference_coverage",
+        **_value(common.auc_interval(evades, -shares)),
+        unit="auc",
+        measure="redline.rlhf.content.coverage",
+    )
     settings = load_settings()
     for model in [m for m in args.probes.split(",") if m]:
         odds = np.array(load_attempt_probe(model, settings).log_odds(pairs))
