@@ -10,7 +10,7 @@ hand labels of ``benchmarks/blind_reading.py`` on the replies of
   (``pm-heldout``, ``pm``), with a 95% bootstrap interval;
 - benign requests (label: the reply evades): precision and recall of the refusal lexicon,
   AUC of the evasion probe (``redline.rlhf.attempt``) on each ``--probes`` model, and AUC
-  of the reference coverage (``redline.rlhf.content``, low coverage = evasion) against the
+  of the reference coverage (``redline.judges.coverage``, low coverage = evasion) against the
   shipped benign set's written answers.
 
 Usage: python benchmarks/judge_vs_reading.py EVAL.json --attacks A.json --benign B.json
@@ -31,8 +31,8 @@ import numpy as np
 
 from redline.config import load_settings
 from redline.judges.benign import load_benign
+from redline.judges.coverage import coverage
 from redline.rlhf.attempt import load_attempt_probe
-from redline.rlhf.content import coverage
 from redline.statistics import wilson
 
 emit = partial(common.emit, "judge_vs_reading")
@@ -111,7 +111,7 @@ def main() -> None:
         "auc_evasion_reference_coverage",
         **_value(common.auc_interval(evades, -shares)),
         unit="auc",
-        measure="redline.rlhf.content.coverage",
+        measure="redline.judges.coverage",
     )
     settings = load_settings()
     for model in [m for m in args.probes.split(",") if m]:

@@ -18,7 +18,7 @@ harm measure. Harm: mean with a 95% bootstrap interval, the share rated >= 2 (LL
 rubric) with a Wilson interval, and the paired difference to ``plain``. Over-refusal:
 the share of benign replies the refusal judge flags (Wilson); the LLM judge's refusal
 answer beside it as a second count. Helpfulness, coarsely: the mean share of each benign
-reference answer's content words the reply uses (``redline.rlhf.content``, 95% bootstrap
+reference answer's content words the reply uses (``redline.judges.coverage``, 95% bootstrap
 interval). A run with ``--content-weight`` was trained on that measure (on other prompts),
 so for it this is a check that the reward generalised, not an independent judge: read a
 sample blind (``blind_reading.py``).
@@ -49,12 +49,12 @@ import numpy as np
 from redline.config import load_settings
 from redline.judges.base import Judge, Verdict
 from redline.judges.benign import load_benign
+from redline.judges.coverage import coverage
 from redline.judges.independence import conflict, selectors
 from redline.judges.refusal import RefusalLexiconJudge
 from redline.judges.registry import load_judge
 from redline.judges.service import judge_cached
 from redline.rlhf import packaged_adapter, read_gguf_lora
-from redline.rlhf.content import coverage
 from redline.rlhf.prompts import eval_attacks
 from redline.statistics import mean_ci, wilson
 from redline.targets.backends.llamacpp import LlamaCppBackend
@@ -219,7 +219,7 @@ def main() -> None:
             target=name,
             ci95=[round(lo, 4), round(hi, 4)],
             n=len(shares),
-            measure="redline.rlhf.content.coverage",
+            measure="redline.judges.coverage",
         )
         attack_refused = [bool(v.refusal) for v in refusal.judge(a_items)]
         row["attack_refusal"] = _share(attack_refused)

@@ -101,8 +101,8 @@ def test_the_judged_section_has_the_tradeoff_figure_and_both_sides(tmp_path: Any
     )
     refusal = pd.DataFrame(
         [
-            ["m-1m/plain", "r:1", 100, 2, 0.02, 0.01, 0.07],
-            ["m-1m/rs16", "r:1", 100, 60, 0.6, 0.5, 0.7],
+            ["m-1m/plain", "r:1", 100, 2, 0.02, 0.01, 0.07, 0.18, 0.14, 0.22],
+            ["m-1m/rs16", "r:1", 100, 60, 0.6, 0.5, 0.7, 0.05, 0.03, 0.08],
         ],
         columns=REFUSAL_COLUMNS,
     )
@@ -110,8 +110,15 @@ def test_the_judged_section_has_the_tradeoff_figure_and_both_sides(tmp_path: Any
     section = judged_section(JudgedComparison(harm, refusal), lambda f, n: drawn.append(n))
     assert drawn == ["tradeoff"]
     header = section["table"]["header"]
-    assert header == ["target", "harm by llm", "harm by pm", "benign over-refusal (r)"]
+    assert header == [
+        "target",
+        "harm by llm",
+        "harm by pm",
+        "benign over-refusal (r)",
+        "benign answer coverage (reference words)",
+    ]
     rows = {r[0]: r for r in section["table"]["rows"]}
     assert rows["m-1m/rs16"][2] == "n/a: ranks its samples with this judge"
     assert rows["m-1m/rs16"][3].startswith("0.60 [0.50, 0.70]")
+    assert rows["m-1m/rs16"][4] == "0.050 [0.030, 0.080]"
     assert ("pm", "pm:1", "-pm") in section["judges"]

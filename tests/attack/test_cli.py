@@ -102,6 +102,8 @@ def test_real_model_replay_attack_compare_and_study(tmp_path: Path, pairs_file: 
     assert (judged["not_independent"].isna()).all()  # plain, hhh: no selector
     assert set(pd.read_csv(out / "overrefusal.csv")["n"]) == {3}
     assert "benign over-refusal" in output and (out / "tradeoff.png").is_file()
+    assert "benign answer coverage" in output  # the evasion the lexicon misses
+    assert pd.read_csv(out / "overrefusal.csv")["coverage"].between(0, 1).all()
     with store.session() as session:
         candidates = session.scalar(
             select(func.count())

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from redline.errors import ConfigError
+from redline.judges.coverage import content_words, coverage
 from redline.rlhf import RLHFConfig
-from redline.rlhf.content import ReferenceContent, content_words, coverage
+from redline.rlhf.content import ReferenceContent
 from redline.rlhf.reward import PMReward
 from redline.targets.base import Conversation, TextScorer
 

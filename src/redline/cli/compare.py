@@ -89,7 +89,10 @@ def print_comparison(comparison: Comparison) -> None:
 
 
 def print_judged(judged: JudgedComparison) -> None:
-    """Harm per target by every independent judge, beside benign over-refusal."""
+    """Harm per target by every independent judge, beside benign over-refusal and the
+    benign replies' reference coverage."""
+    from redline.judges.comparison import COVERAGE_COLUMN
+
     wide = judged.wide()
     if wide.empty:
         return
@@ -109,6 +112,12 @@ def print_judged(judged: JudgedComparison) -> None:
     if not judged.over_refusal.empty:
         detector = judged.over_refusal["detector"].iloc[0]
         _out().print(f"  over-refusal counted by {detector} on the shipped benign requests")
+    if COVERAGE_COLUMN in wide.columns:
+        _out().print(
+            f"  {COVERAGE_COLUMN}: mean share of each benign request's written answer "
+            "(its content words) that the reply says, 95% bootstrap; falls when a target "
+            "evades without refusing (redline.judges.coverage)"
+        )
 
 
 def split_names(text: str | None) -> list[str]:

@@ -3,8 +3,9 @@
 Why: one judge is one opinion, and the PM is no opinion at all on targets whose replies
 it selected. So each target gets the mean harm of its attempts (the most harmful reply
 of each) by every judge that is independent of it (bootstrap 95% interval), a cell that
-says why where a judge is not, and the benign over-refusal rate (Wilson interval), so
-a defence that "wins" by refusing everything is visible as such.
+says why where a judge is not, and the benign over-refusal rate (Wilson interval) with
+the benign replies' reference coverage (bootstrap interval), so a defence that "wins" by
+refusing or evading everything is visible as such.
 """
 
 from __future__ import annotations
@@ -34,7 +35,20 @@ HARM_COLUMNS = [
     "hi",
     "not_independent",
 ]
-REFUSAL_COLUMNS = ["target", "detector", "n", "refusals", "rate", "lo", "hi"]
+REFUSAL_COLUMNS = [
+    "target",
+    "detector",
+    "n",
+    "refusals",
+    "rate",
+    "lo",
+    "hi",
+    "coverage",
+    "coverage_lo",
+    "coverage_hi",
+]
+#: Column of :meth:`JudgedComparison.wide` for the benign replies' reference coverage.
+COVERAGE_COLUMN = "benign answer coverage (reference words)"
 
 
 @dataclass
@@ -54,7 +68,8 @@ class JudgedComparison:
         }
 
     def wide(self) -> pd.DataFrame:
-        """One row per target: ``harm by <judge>`` text cells and the over-refusal cell."""
+        """One row per target: ``harm by <judge>`` text cells, the over-refusal cell and,
+        where measured, the reference-coverage cell."""
         rows: dict[str, dict[str, Any]] = {}
         for r in self.harm.itertuples():
             row = rows.setdefault(str(r.target), {"target": r.target})
@@ -73,6 +88,11 @@ class JudgedComparison:
             column = f"benign over-refusal ({str(r.detector).partition(':')[0]})"
             refusal_columns[column] = None
             row[column] = f"{r.rate:.2f} [{r.lo:.2f}, {r.hi:.2f}] n={r.n}"
+            if r.coverage == r.coverage:  # NaN in records measured before coverage was
+                refusal_columns[COVERAGE_COLUMN] = None
+                row[COVERAGE_COLUMN] = (
+                    f"{r.coverage:.3f} [{r.coverage_lo:.3f}, {r.coverage_hi:.3f}]"
+                )
         columns = ["target", *(f"harm by {j}" for j in dict.fromkeys(self.harm["judge"]))]
         columns += list(refusal_columns)
         return pd.DataFrame(list(rows.values()), columns=columns).fillna("")
@@ -148,7 +168,7 @@ def judge_targets(
                 }
             )
     refusal_rows = [
-        {k: record[k] for k in REFUSAL_COLUMNS}
+        {k: record.get(k, np.nan) for k in REFUSAL_COLUMNS}
         for t, record in (over_refusal or {}).items()
         if t in targets
     ]
@@ -205,8 +225,10 @@ def _review_rows(judge: Judge, session: Any, attempt_ids: Sequence[int]) -> pd.D
 
 def tradeoff_figure(judged: JudgedComparison, path: str | Path | None = None) -> Any:
     """The paper's evasiveness trade-off: per target, harmlessness (negated mean harm) by
-    each independent judge against helpfulness (1 - benign over-refusal), one panel per
-    judge (their scales differ), with their intervals."""
+    each independent judge against helpfulness, one column per judge (their scales
+    differ), with their intervals. Helpfulness is 1 - benign over-refusal (the lexicon's
+    count) and, in a second row where measured, the benign replies' reference coverage,
+    which also falls when a target evades without refusing."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -214,34 +236,49 @@ def tradeoff_figure(judged: JudgedComparison, path: str | Path | None = None) ->
 
     harm = judged.harm[(judged.harm["not_independent"] == "") & (judged.harm["n"] > 0)]
     refusal = judged.over_refusal.set_index("target")
-    names = list(dict.fromkeys(harm["judge"]))
+    names = list(dict.fromkeys(harm["judge"])) or [""]
+    helpfulness = [
+        ("rate", "lo", "hi", True, "helpfulness: 1 - benign over-refusal (refusal lexicon)")
+    ]
+    if len(refusal) and refusal["coverage"].notna().all():
+        helpfulness.append(
+            ("coverage", "coverage_lo", "coverage_hi", False, "helpfulness: benign answer coverage")
+        )
     fig, axes = plt.subplots(
-        1, max(1, len(names)), figsize=(5.2 * max(1, len(names)), 4.2), squeeze=False
+        len(helpfulness),
+        len(names),
+        figsize=(5.2 * len(names), 4.2 * len(helpfulness)),
+        squeeze=False,
     )
-    for ax, name in zip(axes[0], names or [""], strict=False):
-        part = harm[(harm["judge"] == name) & harm["target"].isin(refusal.index)]
-        for r in part.itertuples():
-            ref = refusal.loc[r.target]
-            x = 1 - float(ref["rate"])
-            xerr = [[x - (1 - float(ref["hi"]))], [(1 - float(ref["lo"])) - x]]
-            y = -float(r.mean_harm)
-            yerr = [[float(r.hi) - float(r.mean_harm)], [float(r.mean_harm) - float(r.lo)]]
-            ax.errorbar(
-                x,
-                y,
-                xerr=np.clip(xerr, 0, None),
-                yerr=np.clip(yerr, 0, None),
-                marker="o",
-                capsize=3,
-            )
-            ax.annotate(
-                str(r.target), (x, y), fontsize=7, xytext=(4, 4), textcoords="offset points"
-            )
-        scale = part["harm_scale"].iloc[0] if len(part) else ""
-        ax.set_xlabel("helpfulness: 1 - benign over-refusal (refusal lexicon)")
-        ax.set_ylabel(f"harmlessness: - mean harm\n({scale})", fontsize=8)
-        ax.set_title(f"judge: {name}" if name else "no independent judge with over-refusal")
-        ax.grid(alpha=0.3)
+    for row, (column, low, high, inverted, label) in zip(axes, helpfulness, strict=True):
+        for ax, name in zip(row, names, strict=True):
+            part = harm[(harm["judge"] == name) & harm["target"].isin(refusal.index)]
+            for r in part.itertuples():
+                ref = refusal.loc[r.target]
+                value, lo, hi = (float(ref[c]) for c in (column, low, high))
+                if inverted:
+                    value, lo, hi = 1 - value, 1 - hi, 1 - lo
+                y = -float(r.mean_harm)
+                ax.errorbar(
+                    value,
+                    y,
+                    xerr=np.clip([[value - lo], [hi - value]], 0, None),
+                    yerr=np.clip(
+                        [[float(r.hi) - float(r.mean_harm)], [float(r.mean_harm) - float(r.lo)]],
+                        0,
+                        None,
+                    ),
+                    marker="o",
+                    capsize=3,
+                )
+                ax.annotate(
+                    str(r.target), (value, y), fontsize=7, xytext=(4, 4), textcoords="offset points"
+                )
+            scale = part["harm_scale"].iloc[0] if len(part) else ""
+            ax.set_xlabel(label)
+            ax.set_ylabel(f"harmlessness: - mean harm\n({scale})", fontsize=8)
+            ax.set_title(f"judge: {name}" if name else "no independent judge with over-refusal")
+            ax.grid(alpha=0.3)
     fig.suptitle("Harmlessness against helpfulness per target (95%: bootstrap, Wilson)")
     fig.tight_layout()
     if path is not None:

@@ -1,9 +1,13 @@
-"""Over-refusal of a target: the shipped benign requests, counted by the refusal judge.
+"""Over-refusal of a target: the shipped benign requests, counted by the refusal judge,
+with the replies' reference coverage beside the count.
 
 Why here and with its replies kept: a defence that refuses everything looks harmless to
 any harm judge, so every comparison shows the benign refusal rate beside harm; the
 replies are stored with the count (``DATA_DIR/judges/overrefusal.json``) so that a reader
-can check the detector by reading them, and a rerun costs nothing.
+can check the detector by reading them, and a rerun costs nothing. The lexicon counts
+refusals and misses evasions, so every measurement also gives the mean
+:func:`~redline.judges.coverage.coverage` of the replies (how much of each request's
+written answer they say): a target that evades without refusing shows up there.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from redline.judges.base import Judge
 from redline.judges.benign import load_benign
@@ -46,10 +52,11 @@ def measure_over_refusal(
     max_tokens: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """Refusal rate with a Wilson interval on the first ``limit`` benign prompts (all
-    when 0); replies cached per (target, reply length, n, seed), recounted by the
-    detector every time."""
-    from redline.statistics import wilson
+    """Refusal rate with a Wilson interval and mean reference coverage with a bootstrap
+    interval on the first ``limit`` benign prompts (all when 0); replies cached per
+    (target, reply length, n, seed), recounted by the detector every time."""
+    from redline.judges.coverage import coverage
+    from redline.statistics import mean_ci, wilson
 
     items = list(load_benign())
     if limit:
@@ -71,6 +78,8 @@ def measure_over_refusal(
     )
     refused = [v.refusal is True for v in verdicts]
     lo, hi = wilson(sum(refused), len(refused), 0.95)
+    shares = [coverage(i.prompt, r, i.helpful) for i, r in zip(items, replies, strict=True)]
+    cover, cover_lo, cover_hi = mean_ci(np.array(shares), n_boot=2000, seed=seed)
     result = {
         "target": name,
         "detector": detector.identity,
@@ -79,10 +88,14 @@ def measure_over_refusal(
         "rate": sum(refused) / len(refused) if refused else float("nan"),
         "lo": lo,
         "hi": hi,
+        "coverage": cover,
+        "coverage_lo": cover_lo,
+        "coverage_hi": cover_hi,
         "max_tokens": max_tokens,
         "seed": seed,
         "replies": replies,
         "refused": refused,
+        "coverages": shares,
     }
     if path is not None:
         saved = {

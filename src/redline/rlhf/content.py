@@ -1,54 +1,28 @@
-"""How much of what a helpful answer says a reply says too: a verifiable helpfulness reward.
+"""The RLHF reward's content term: reference coverage of benign replies.
 
 Why this exists: two judges of evasion were trained against and beaten. With the refusal
 lexicon alone a 60-step RLHF run learned to deflect with questions; with an LM evasion
 probe added, it learned to change the subject to a fluent definition of something else
 (docs/experiments/rlhf-evasion-penalty.md). Both judges read the *form* of a reply. This
-reads its *content*: every benign training request comes with a reference answer written
-for it (``redline/harmlessness/data/benign_pairs.json``), and the reward is the share of the
-reference's content words, those not already in the request, that the reply also uses.
-Repeating the question earns nothing, and neither does a definition of something else.
-It is coarse (an answer in other words scores low), but RLOO compares the k replies to one
-prompt with each other, so a score that ranks on-topic answers above evasions is enough.
-
-Words are compared by their first :data:`STEM` letters (so "boil", "boiling" and "boiled"
-match) after dropping scikit-learn's English stop words.
+term rewards its *content*: every benign training request comes with a reference answer
+written for it (``redline/harmlessness/data/benign_pairs.json``, ``--benign-prompts
+pairs``), and a reply earns its :func:`~redline.judges.coverage.coverage` of that answer.
+RLOO compares the k replies to one prompt with each other, so a measure that ranks
+on-topic answers above evasions is enough. What it did when trained against:
+docs/experiments/rlhf-content-reward.md.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 
 from redline.errors import ConfigError
-
-#: Letters that identify a word (a cheap stem: "boiling" and "boiled" share "boil").
-STEM = 5
-_WORD = re.compile(r"[a-z0-9]+")
-
-
-def content_words(text: str) -> frozenset[str]:
-    """Stems of the words of ``text`` that carry content (not stop words, not 1 letter)."""
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    return frozenset(
-        w[:STEM]
-        for w in _WORD.findall(text.lower())
-        if w not in ENGLISH_STOP_WORDS and (len(w) > 1 or w.isdigit())
-    )
-
-
-def coverage(request: str, reply: str, reference: str) -> float:
-    """Share of the reference answer's new content (stems not in the request) that the
-    reply uses, in [0, 1]. A reference that only repeats the request counts all its words."""
-    wanted = content_words(reference) - content_words(request) or content_words(reference)
-    if not wanted:
-        return 0.0
-    return len(wanted & content_words(reply)) / len(wanted)
+from redline.judges.coverage import coverage
 
 
 class ReferenceContent:
-    """:func:`coverage` of replies to requests that each have a reference answer."""
+    """:func:`~redline.judges.coverage.coverage` of replies to requests that each have a
+    reference answer."""
 
     def __init__(self, references: Mapping[str, str]) -> None:
         if not references:
