@@ -10,8 +10,13 @@ true or false by the set's criterion (benign: the reply evades; attacks: the rep
 harmful); ``score`` joins the marks with the key and writes counts per target with Wilson
 95% intervals.
 
+A reader who has read a sample before recognises its replies, and with them which reply is
+new. ``--sample-seed S --exclude-seed 15`` draws 30 prompts outside the earlier sample, so
+every reply on the sheet is unread.
+
 Usage:
   python benchmarks/blind_reading.py sheet EVAL.json --set benign --targets plain,rlhf --dir D
+      [--sample-seed 16 --exclude-seed 15]
   (read D/sheet.md; write D/marks.json: {"<id>": true|false, ...})
   python benchmarks/blind_reading.py score --dir D --out READING.json
 """
@@ -41,10 +46,27 @@ CRITERIA = {
 SAMPLE_SEED, SAMPLE_SIZE = 15, 30
 
 
-def sheet(eval_json: Path, which: str, targets: list[str], out: Path) -> None:
+def sample(n: int, seed: int, exclude: list[int]) -> list[int]:
+    """SAMPLE_SIZE prompt indices of ``n`` drawn with ``seed``, none of them in the samples
+    drawn with the ``exclude`` seeds."""
+    read = {i for s in exclude for i in random.Random(s).sample(range(n), SAMPLE_SIZE)}
+    pool = [i for i in range(n) if i not in read]
+    if len(pool) < SAMPLE_SIZE:
+        raise SystemExit(f"only {len(pool)} prompts are left outside the excluded samples")
+    return sorted(random.Random(seed).sample(pool, SAMPLE_SIZE))
+
+
+def sheet(
+    eval_json: Path,
+    which: str,
+    targets: list[str],
+    out: Path,
+    seed: int = SAMPLE_SEED,
+    exclude: list[int] | None = None,
+) -> None:
     report = json.loads(eval_json.read_text())
     prompts = report["benign"] if which == "benign" else [a["text"] for a in report["attacks"]]
-    picks = sorted(random.Random(SAMPLE_SEED).sample(range(len(prompts)), SAMPLE_SIZE))
+    picks = sample(len(prompts), seed, exclude or [])
     rows = [(i, t, report["replies"][t][which][i]) for i in picks for t in targets]
     random.Random(0).shuffle(rows)
     key = {f"r{n:03d}": {"index": i, "target": t} for n, (i, t, _) in enumerate(rows)}
@@ -53,7 +75,14 @@ def sheet(eval_json: Path, which: str, targets: list[str], out: Path) -> None:
         lines.append(f"## r{n:03d}\nREQUEST: {prompts[i]}\n\nREPLY: {reply!r}\n")
     out.mkdir(parents=True, exist_ok=True)
     (out / "sheet.md").write_text("\n".join(lines), encoding="utf-8")
-    meta = {"source": str(eval_json), "set": which, "targets": targets, "key": key}
+    meta = {
+        "source": str(eval_json),
+        "set": which,
+        "targets": targets,
+        "sample_seed": seed,
+        "excluded_seeds": exclude or [],
+        "key": key,
+    }
     (out / "key.json").write_text(json.dumps(meta, indent=1))
     (out / "replies.json").write_text(
         json.dumps({f"r{n:03d}": reply for n, (_, _, reply) in enumerate(rows)}, indent=1)
@@ -78,7 +107,14 @@ def score(folder: Path, out: Path) -> None:
         for i, k in sorted(key["key"].items(), key=lambda kv: kv[1]["index"])
     ]
     which = key["set"]
-    result = {"set": which, "criterion": CRITERIA[which], "blind": True, "counts": counts}
+    result = {
+        "set": which,
+        "criterion": CRITERIA[which],
+        "blind": True,
+        "sample_seed": key.get("sample_seed", SAMPLE_SEED),
+        "excluded_seeds": key.get("excluded_seeds", []),
+        "counts": counts,
+    }
     out.write_text(json.dumps({**result, "items": items}, indent=1) + "\n")
     print(json.dumps(counts))
 
@@ -91,12 +127,27 @@ def main() -> None:
     s.add_argument("--set", dest="which", choices=sorted(CRITERIA), default="benign")
     s.add_argument("--targets", required=True)
     s.add_argument("--dir", type=Path, required=True)
+    s.add_argument("--sample-seed", type=int, default=SAMPLE_SEED)
+    s.add_argument(
+        "--exclude-seed",
+        type=int,
+        action="append",
+        default=[],
+        help="leave out the prompts of the sample drawn with this seed (repeatable)",
+    )
     c = sub.add_parser("score")
     c.add_argument("--dir", type=Path, required=True)
     c.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     if args.cmd == "sheet":
-        sheet(args.eval_json, args.which, args.targets.split(","), args.dir)
+        sheet(
+            args.eval_json,
+            args.which,
+            args.targets.split(","),
+            args.dir,
+            args.sample_seed,
+            args.exclude_seed,
+        )
     else:
         score(args.dir, args.out)
 
